@@ -1,0 +1,41 @@
+# Parlor — `make run` starts it, `make test` checks everything. Both set themselves up.
+
+SHELL := /bin/bash
+# Builds live outside the checkout so a fresh clone reuses them.
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/parlor/target
+CARGO ?= cargo
+
+.PHONY: help run server build test lint fmt deps test-deps clean
+
+help:
+	@echo "make run     build and start Parlor (the server, until the desktop app exists)"
+	@echo "make server  build and start the headless server (release build)"
+	@echo "make test    formatting, lints and every test, on SQLite and PostgreSQL"
+	@echo "make fmt     format the code"
+
+deps:
+	@scripts/ensure-deps.sh
+
+test-deps:
+	@scripts/ensure-deps.sh test
+
+build: deps
+	$(CARGO) build --release -p parlor-server
+
+run: server
+
+server: build
+	$(CARGO_TARGET_DIR)/release/parlor-server $(ARGS)
+
+lint: deps
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+test: test-deps lint
+	$(CARGO) test --workspace --locked
+
+fmt:
+	$(CARGO) fmt --all
+
+clean:
+	$(CARGO) clean

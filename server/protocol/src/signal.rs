@@ -1,0 +1,446 @@
+//! Signaling messages: JSON objects tagged by `"type"`.
+//!
+//! Any client message may carry a `requestId`; an `error` caused by it echoes that id.
+
+use crate::api::{EndReason, Meeting};
+use crate::error::{ErrorBody, ErrorCode};
+use crate::ids::{MeetingCode, ParticipantId};
+use serde::{Deserialize, Serialize};
+
+/// A participant's role in a meeting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Host,
+    Participant,
+}
+
+/// An ICE candidate as the browser's `RTCIceCandidateInit` has it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IceCandidate {
+    pub candidate: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sdp_mid: Option<String>,
+    #[serde(
+        default,
+        rename = "sdpMLineIndex",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub sdp_m_line_index: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username_fragment: Option<String>,
+}
+
+/// Messages a client sends.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(
+    tag = "type",
+    rename_all = "snake_case",
+    rename_all_fields = "camelCase",
+    deny_unknown_fields
+)]
+pub enum ClientMessage {
+    /// Enter a meeting. With the `resumeToken` from an earlier `joined`, take back that
+    /// participant (same id, same place) after a dropped connection.
+    Join {
+        room_id: MeetingCode,
+        #[serde(default)]
+        resume_token: Option<String>,
+        #[serde(default)]
+        request_id: Option<String>,
+    },
+    Leave {
+        #[serde(default)]
+        request_id: Option<String>,
+    },
+    /// P2P relay: delivered to `peerId` with `peerId` rewritten to the sender.
+    Offer {
+        peer_id: ParticipantId,
+        sdp: String,
+        #[serde(default)]
+        request_id: Option<String>,
+    },
+    Answer {
+        peer_id: ParticipantId,
+        sdp: String,
+        #[serde(default)]
+        request_id: Option<String>,
+    },
+    #[serde(rename = "ice-candidate")]
+    IceCandidate {
+        peer_id: ParticipantId,
+        candidate: IceCandidate,
+        #[serde(default)]
+        request_id: Option<String>,
+    },
+    Chat {
+        text: String,
+        #[serde(default)]
+        request_id: Option<String>,
+    },
+    MediaState {
+        mic: bool,
+        camera: bool,
+        #[serde(default)]
+        request_id: Option<String>,
+    },
+    /// Host only.
+    MuteParticipant {
+        peer_id: ParticipantId,
+        #[serde(default)]
+        request_id: Option<String>,
+    },
+    /// Host only.
+    RemoveParticipant {
+        peer_id: ParticipantId,
+        #[serde(default)]
+        request_id: Option<String>,
+    },
+    /// Host only.
+    EndMeeting {
+        #[serde(default)]
+        request_id: Option<String>,
+    },
+    Ping {
+        #[serde(default)]
+        request_id: Option<String>,
+    },
+}
+
+impl ClientMessage {
+    /// Every `type` a client may send, for telling an unknown type from a malformed message.
+    pub const TYPES: &'static [&'static str] = &[
+        "join",
+        "leave",
+        "offer",
+        "answer",
+        "ice-candidate",
+        "chat",
+        "media_state",
+        "mute_participant",
+        "remove_participant",
+        "end_meeting",
+        "ping",
+    ];
+
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Self::Join { .. } => "join",
+            Self::Leave { .. } => "leave",
+            Self::Offer { .. } => "offer",
+            Self::Answer { .. } => "answer",
+            Self::IceCandidate { .. } => "ice-candidate",
+            Self::Chat { .. } => "chat",
+            Self::MediaState { .. } => "media_state",
+            Self::MuteParticipant { .. } => "mute_participant",
+            Self::RemoveParticipant { .. } => "remove_participant",
+            Self::EndMeeting { .. } => "end_meeting",
+            Self::Ping { .. } => "ping",
+        }
+    }
+
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            Self::Join { request_id, .. }
+            | Self::Leave { request_id }
+            | Self::Offer { request_id, .. }
+            | Self::Answer { request_id, .. }
+            | Self::IceCandidate { request_id, .. }
+            | Self::Chat { request_id, .. }
+            | Self::MediaState { request_id, .. }
+            | Self::MuteParticipant { request_id, .. }
+            | Self::RemoveParticipant { request_id, .. }
+            | Self::EndMeeting { request_id }
+            | Self::Ping { request_id } => request_id.as_deref(),
+        }
+    }
+}
+
+/// A peer as `joined` lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PeerInfo {
+    pub peer_id: ParticipantId,
+    pub display_name: String,
+    pub role: Role,
+    pub mic: bool,
+    pub camera: bool,
+    /// True while the peer's connection is lost and it may still resume.
+    pub reconnecting: bool,
+}
+
+/// One chat message, as broadcast and as kept for late joiners.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatMessage {
+    pub id: String,
+    pub peer_id: ParticipantId,
+    pub display_name: String,
+    pub text: String,
+    /// Server time, milliseconds since the Unix epoch.
+    pub sent_at: i64,
+}
+
+/// Why a peer left the room.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeaveReason {
+    Left,
+    /// Its connection dropped and it did not resume within the grace period.
+    TimedOut,
+    Removed,
+    MeetingEnded,
+    ServerShutdown,
+}
+
+impl LeaveReason {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Left => "left",
+            Self::TimedOut => "timed_out",
+            Self::Removed => "removed",
+            Self::MeetingEnded => "meeting_ended",
+            Self::ServerShutdown => "server_shutdown",
+        }
+    }
+}
+
+/// Messages the server sends.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(
+    tag = "type",
+    rename_all = "snake_case",
+    rename_all_fields = "camelCase"
+)]
+pub enum ServerMessage {
+    Joined {
+        participant_id: ParticipantId,
+        role: Role,
+        peers: Vec<PeerInfo>,
+        chat: Vec<ChatMessage>,
+        meeting: Meeting,
+        /// Present this in a later `join` to take this participant back after a drop.
+        resume_token: String,
+        /// True when this `joined` resumed an earlier participant.
+        resumed: bool,
+    },
+    PeerJoined {
+        peer_id: ParticipantId,
+        display_name: String,
+        role: Role,
+        mic: bool,
+        camera: bool,
+    },
+    PeerLeft {
+        peer_id: ParticipantId,
+        reason: LeaveReason,
+    },
+    /// A peer's connection dropped; it has the grace period to resume.
+    PeerReconnecting {
+        peer_id: ParticipantId,
+    },
+    Offer {
+        peer_id: ParticipantId,
+        sdp: String,
+    },
+    Answer {
+        peer_id: ParticipantId,
+        sdp: String,
+    },
+    #[serde(rename = "ice-candidate")]
+    IceCandidate {
+        peer_id: ParticipantId,
+        candidate: IceCandidate,
+    },
+    Chat(ChatMessage),
+    MediaState {
+        peer_id: ParticipantId,
+        mic: bool,
+        camera: bool,
+    },
+    /// The host muted `peerId`; sent to everyone, the muted peer included.
+    Muted {
+        peer_id: ParticipantId,
+        by: ParticipantId,
+    },
+    /// Sent to a participant the host removed, just before its connection closes.
+    Removed {
+        by: ParticipantId,
+    },
+    MeetingEnded {
+        room_id: MeetingCode,
+        reason: EndReason,
+        ended_at: i64,
+    },
+    /// The acknowledgement of `leave`.
+    Left {
+        room_id: MeetingCode,
+    },
+    Pong,
+    /// The server is going away; reconnect (and resume) shortly.
+    ServerShutdown {
+        reconnect_after_ms: u64,
+    },
+    Error(ErrorBody),
+}
+
+impl ServerMessage {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Self::Joined { .. } => "joined",
+            Self::PeerJoined { .. } => "peer_joined",
+            Self::PeerLeft { .. } => "peer_left",
+            Self::PeerReconnecting { .. } => "peer_reconnecting",
+            Self::Offer { .. } => "offer",
+            Self::Answer { .. } => "answer",
+            Self::IceCandidate { .. } => "ice-candidate",
+            Self::Chat(_) => "chat",
+            Self::MediaState { .. } => "media_state",
+            Self::Muted { .. } => "muted",
+            Self::Removed { .. } => "removed",
+            Self::MeetingEnded { .. } => "meeting_ended",
+            Self::Left { .. } => "left",
+            Self::Pong => "pong",
+            Self::ServerShutdown { .. } => "server_shutdown",
+            Self::Error(_) => "error",
+        }
+    }
+
+    pub fn error(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::Error(ErrorBody::new(code, message))
+    }
+
+    pub fn to_json(&self) -> String {
+        // Serializing these types cannot fail: every map key is a string and no value is a
+        // non-finite float.
+        serde_json::to_string(self).unwrap_or_else(|e| {
+            format!(r#"{{"type":"error","code":"internal","message":"encode: {e}"}}"#)
+        })
+    }
+}
+
+/// Turns one text frame into a client message, or into the error to answer it with.
+///
+/// Distinguishes malformed JSON (`bad_json`), a `type` that does not exist (`unknown_type`)
+/// and a known type with wrong fields (`invalid_message`), and keeps the `requestId` when it
+/// can be read so the error can echo it.
+pub fn parse_client(text: &str) -> Result<ClientMessage, ErrorBody> {
+    let value: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| ErrorBody::new(ErrorCode::BadJson, format!("not valid JSON: {e}")))?;
+    let request_id = value
+        .get("requestId")
+        .and_then(|v| v.as_str())
+        .map(str::to_owned);
+    let fail =
+        |code, message: String| ErrorBody::new(code, message).with_request_id(request_id.clone());
+    let Some(obj) = value.as_object() else {
+        return Err(fail(
+            ErrorCode::InvalidMessage,
+            "a message must be a JSON object".into(),
+        ));
+    };
+    let Some(kind) = obj.get("type").and_then(|t| t.as_str()) else {
+        return Err(fail(
+            ErrorCode::InvalidMessage,
+            "a message needs a string \"type\"".into(),
+        ));
+    };
+    if !ClientMessage::TYPES.contains(&kind) {
+        return Err(fail(
+            ErrorCode::UnknownType,
+            format!("unknown message type {kind:?}"),
+        ));
+    }
+    serde_json::from_value(value.clone()).map_err(|e| {
+        fail(
+            ErrorCode::InvalidMessage,
+            format!("bad {kind:?} message: {e}"),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn parses_the_seed_messages() {
+        let join = parse_client(r#"{"type":"join","roomId":"abc-defg-hij"}"#).expect("join");
+        assert_eq!(
+            join,
+            ClientMessage::Join {
+                room_id: "abc-defg-hij".into(),
+                resume_token: None,
+                request_id: None
+            }
+        );
+        let ice = parse_client(
+            r#"{"type":"ice-candidate","peerId":"p1","candidate":{"candidate":"candidate:1 1 udp 1 127.0.0.1 5000 typ host","sdpMid":"0","sdpMLineIndex":0}}"#,
+        )
+        .expect("ice");
+        assert_eq!(ice.type_name(), "ice-candidate");
+    }
+
+    #[test]
+    fn every_listed_type_is_a_variant() {
+        for t in ClientMessage::TYPES {
+            let err = parse_client(&json!({ "type": t, "zzz": 1 }).to_string())
+                .expect_err("unknown field must fail");
+            assert_eq!(err.code, ErrorCode::InvalidMessage, "{t}");
+        }
+    }
+
+    #[test]
+    fn classifies_bad_input() {
+        assert_eq!(
+            parse_client("{not json").unwrap_err().code,
+            ErrorCode::BadJson
+        );
+        assert_eq!(
+            parse_client("[1,2]").unwrap_err().code,
+            ErrorCode::InvalidMessage
+        );
+        assert_eq!(
+            parse_client(r#"{"type":5}"#).unwrap_err().code,
+            ErrorCode::InvalidMessage
+        );
+        let unknown = parse_client(r#"{"type":"teleport","requestId":"r7"}"#).unwrap_err();
+        assert_eq!(unknown.code, ErrorCode::UnknownType);
+        assert_eq!(unknown.request_id.as_deref(), Some("r7"));
+        let missing = parse_client(r#"{"type":"offer","peerId":"x"}"#).unwrap_err();
+        assert_eq!(missing.code, ErrorCode::InvalidMessage);
+    }
+
+    #[test]
+    fn server_messages_are_tagged() {
+        let m = ServerMessage::PeerJoined {
+            peer_id: "p2".into(),
+            display_name: "Bea".into(),
+            role: Role::Participant,
+            mic: true,
+            camera: false,
+        };
+        let v: serde_json::Value = serde_json::from_str(&m.to_json()).expect("json");
+        assert_eq!(v["type"], "peer_joined");
+        assert_eq!(v["peerId"], "p2");
+        assert_eq!(v["displayName"], "Bea");
+        let e = ServerMessage::error(ErrorCode::Forbidden, "no").to_json();
+        let v: serde_json::Value = serde_json::from_str(&e).expect("json");
+        assert_eq!(v["type"], "error");
+        assert_eq!(v["code"], "forbidden");
+        let ice = ServerMessage::IceCandidate {
+            peer_id: "a".into(),
+            candidate: IceCandidate {
+                candidate: "c".into(),
+                sdp_mid: Some("0".into()),
+                sdp_m_line_index: Some(0),
+                username_fragment: None,
+            },
+        };
+        let v: serde_json::Value = serde_json::from_str(&ice.to_json()).expect("json");
+        assert_eq!(v["type"], "ice-candidate");
+        assert_eq!(v["candidate"]["sdpMLineIndex"], 0);
+    }
+}

@@ -1,0 +1,159 @@
+//! `parlor-server`: accounts, meetings and authenticated signaling in one process.
+//!
+//! Layers follow the data: [`api`] (HTTP routes) → [`signal`] (one WebSocket session) →
+//! [`room`] (live meetings: participants, chat, host controls, lifecycle; no sockets) — with
+//! [`store`] for SQL, [`auth`] for tokens and passwords, and [`config`] for settings.
+//!
+//! The binary only parses its command line and calls [`run`]; tests bind port 0 and call the
+//! same function, and the desktop app embeds it the same way.
+
+pub mod api;
+pub mod auth;
+pub mod config;
+mod deps;
+pub mod metrics;
+pub mod room;
+pub mod signal;
+pub mod state;
+pub mod store;
+pub mod util;
+
+use config::Config;
+use state::AppState;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// How long shutdown waits for sessions to say goodbye.
+const SESSION_DRAIN: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error("storage: {0}")]
+    Store(#[from] store::StoreError),
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Dependency(String),
+    #[error("serving HTTP: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Opens storage, loads or creates the token secret, and builds the shared state.
+pub async fn prepare(config: Config) -> Result<AppState, ServerError> {
+    config.validate()?;
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| ServerError::DataDir {
+        path: config.data_dir.clone(),
+        source,
+    })?;
+    let secret = match &config.token_secret {
+        Some(s) => s.clone().into_bytes(),
+        None => load_or_create_secret(&config.data_dir)?,
+    };
+    let store = store::Store::connect(&config.effective_database_url()).await?;
+    // Alone, this process owns every open stay; with Redis other nodes may own some.
+    if config.redis_url.is_none() {
+        let closed = store.close_dangling_participants(util::now_ms()).await?;
+        if closed > 0 {
+            tracing::info!(
+                closed,
+                "closed participant stays left open by an earlier run"
+            );
+        }
+    }
+    let redis = config
+        .redis_url
+        .as_deref()
+        .map(deps::Redis::new)
+        .transpose()
+        .map_err(ServerError::Dependency)?;
+    let tokens = auth::TokenService::new(&secret, config.token_ttl.0);
+    let dummy_hash = auth::password::hash_blocking(util::random_token(24))
+        .await
+        .map_err(|e| ServerError::Dependency(e.to_string()))?;
+    Ok(AppState::new(
+        config,
+        store,
+        tokens,
+        metrics::Metrics::new(),
+        redis,
+        dummy_hash,
+    ))
+}
+
+/// Serves until `shutdown` completes, then stops gracefully: rooms tell their participants
+/// `server_shutdown` and record their leaving, sessions close, storage is flushed.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let state = prepare(config).await?;
+    serve(state, listener, shutdown).await
+}
+
+/// [`run`] with state already prepared (the desktop app keeps a handle to it).
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let app = api::router(state.clone());
+    let stopping = state.clone();
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!("shutting down");
+        stopping.rooms.shutdown_all().await;
+        stopping.shutdown.cancel();
+        stopping.tracker.close();
+        if tokio::time::timeout(SESSION_DRAIN, stopping.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some sessions did not close in time");
+        }
+    })
+    .await
+    .map_err(ServerError::Serve)?;
+    state.store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// The token secret kept in the data directory, created (readable by its owner only) on
+/// first start.
+fn load_or_create_secret(dir: &Path) -> Result<Vec<u8>, ServerError> {
+    let path = dir.join("token_secret");
+    let io = |source| ServerError::DataDir {
+        path: path.clone(),
+        source,
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(s) if s.trim().len() >= 32 => return Ok(s.trim().as_bytes().to_vec()),
+        Ok(_) => tracing::warn!(path = %path.display(), "token secret too short; making a new one"),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io(e)),
+    }
+    let secret = util::random_token(64);
+    let tmp = dir.join("token_secret.tmp");
+    std::fs::write(&tmp, &secret).map_err(io)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+    }
+    std::fs::rename(&tmp, &path).map_err(io)?;
+    Ok(secret.into_bytes())
+}

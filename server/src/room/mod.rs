@@ -1,0 +1,229 @@
+//! Rooms: the live side of meetings. No sockets here — a room talks to its participants
+//! through [`conn::ConnHandle`] queues, and persists through the store.
+//!
+//! [`Rooms`] opens a room on the first join (loading the meeting and its recent chat) and
+//! forgets it when it ends. Each room is one task ([`actor`]); media (the SFU) will attach per
+//! room beside the participants.
+
+mod actor;
+pub mod conn;
+
+use crate::auth::Identity;
+use crate::metrics::Metrics;
+use crate::store::Store;
+use actor::Room;
+pub use actor::RoomCommand;
+use conn::ConnHandle;
+use parlor_protocol::api::{Meeting, MeetingStatus};
+use parlor_protocol::{ErrorBody, ErrorCode, MeetingCode, ParticipantId};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+/// Commands queued for one room before senders wait.
+const ROOM_QUEUE: usize = 1024;
+
+/// Why a room turned a request down.
+#[derive(Debug, Clone)]
+pub enum RoomError {
+    Refused(ErrorBody),
+    /// The meeting has ended; here it is as it ended.
+    Ended(Meeting),
+}
+
+impl RoomError {
+    pub fn into_body(self) -> ErrorBody {
+        match self {
+            Self::Refused(e) => e,
+            Self::Ended(_) => ErrorBody::new(ErrorCode::MeetingEnded, "this meeting has ended"),
+        }
+    }
+}
+
+/// What every room shares: storage, metrics and the limits from the configuration.
+pub struct RoomContext {
+    pub store: Store,
+    pub metrics: Metrics,
+    pub max_participants: usize,
+    pub reconnect_grace: Duration,
+    pub chat_history: usize,
+}
+
+#[derive(Clone)]
+pub struct RoomHandle {
+    /// Tells this room apart from a later room for the same meeting code.
+    generation: u64,
+    tx: mpsc::Sender<RoomCommand>,
+}
+
+impl RoomHandle {
+    /// Hands a command to the room; false when the room has already stopped.
+    pub async fn send(&self, cmd: RoomCommand) -> bool {
+        self.tx.send(cmd).await.is_ok()
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+}
+
+pub struct Rooms {
+    ctx: Arc<RoomContext>,
+    live: Arc<Mutex<HashMap<MeetingCode, RoomHandle>>>,
+    generation: AtomicU64,
+}
+
+impl Rooms {
+    pub fn new(ctx: RoomContext) -> Self {
+        Self {
+            ctx: Arc::new(ctx),
+            live: Arc::default(),
+            generation: AtomicU64::new(0),
+        }
+    }
+
+    fn lookup(&self, code: &MeetingCode) -> Option<RoomHandle> {
+        self.live
+            .lock()
+            .ok()?
+            .get(code)
+            .filter(|h| !h.is_closed())
+            .cloned()
+    }
+
+    /// The live room for `code`, opening it from the database if needed.
+    async fn open(&self, code: &MeetingCode) -> Result<RoomHandle, RoomError> {
+        if let Some(h) = self.lookup(code) {
+            return Ok(h);
+        }
+        let not_found = || {
+            RoomError::Refused(ErrorBody::new(
+                ErrorCode::RoomNotFound,
+                format!("there is no meeting {code}"),
+            ))
+        };
+        if !code.is_well_formed() {
+            return Err(not_found());
+        }
+        let storage = |e: crate::store::StoreError| {
+            tracing::warn!(error = %e, "storage failure opening room");
+            RoomError::Refused(ErrorBody::new(
+                ErrorCode::Unavailable,
+                "meetings are unavailable right now; try again shortly",
+            ))
+        };
+        let row = self
+            .ctx
+            .store
+            .meeting_by_code(code)
+            .await
+            .map_err(storage)?
+            .ok_or_else(not_found)?;
+        if row.meeting.status == MeetingStatus::Ended {
+            return Err(RoomError::Ended(row.meeting));
+        }
+        let (chat, seq) = self
+            .ctx
+            .store
+            .recent_chat(&row.id, self.ctx.chat_history)
+            .await
+            .map_err(storage)?;
+
+        let mut live = self.live.lock().map_err(|_| {
+            RoomError::Refused(ErrorBody::new(
+                ErrorCode::Internal,
+                "room registry poisoned",
+            ))
+        })?;
+        if let Some(h) = live.get(code).filter(|h| !h.is_closed()) {
+            return Ok(h.clone());
+        }
+        let (tx, rx) = mpsc::channel(ROOM_QUEUE);
+        let handle = RoomHandle {
+            generation: self.generation.fetch_add(1, Ordering::Relaxed),
+            tx,
+        };
+        live.insert(code.clone(), handle.clone());
+        self.ctx.metrics.rooms.set(gauge(live.len()));
+        drop(live);
+
+        let room = Room::new(self.ctx.clone(), row.id, row.meeting, chat, seq);
+        let registry = self.live.clone();
+        let metrics = self.ctx.metrics.clone();
+        let (code, generation) = (code.clone(), handle.generation);
+        tokio::spawn(async move {
+            room.run(rx).await;
+            if let Ok(mut live) = registry.lock() {
+                if live.get(&code).is_some_and(|h| h.generation == generation) {
+                    live.remove(&code);
+                }
+                metrics.rooms.set(gauge(live.len()));
+            }
+        });
+        Ok(handle)
+    }
+
+    /// Joins (or, with a resume token, rejoins) `code`. The room sends `joined` itself, so
+    /// that it is ordered before every later event.
+    pub async fn join(
+        &self,
+        code: &MeetingCode,
+        identity: Identity,
+        conn: ConnHandle,
+        resume_token: Option<String>,
+    ) -> Result<(RoomHandle, ParticipantId), RoomError> {
+        // A room that stops between lookup and delivery is reopened once.
+        for _ in 0..2 {
+            let handle = self.open(code).await?;
+            let (reply, answer) = oneshot::channel();
+            let cmd = RoomCommand::Join {
+                identity: identity.clone(),
+                conn: conn.clone(),
+                resume_token: resume_token.clone(),
+                reply,
+            };
+            if !handle.send(cmd).await {
+                continue;
+            }
+            if let Ok(result) = answer.await {
+                return result.map(|id| (handle, id));
+            }
+        }
+        Err(RoomError::Refused(ErrorBody::new(
+            ErrorCode::Unavailable,
+            "the meeting's room is restarting; try again",
+        )))
+    }
+
+    /// Ends a meeting through its live room so everyone in it is told. Returns `None` when
+    /// no room is live for `code`.
+    pub async fn end_live(&self, code: &MeetingCode) -> Option<Result<Meeting, RoomError>> {
+        let handle = self.lookup(code)?;
+        let (reply, answer) = oneshot::channel();
+        if !handle.send(RoomCommand::End { reply }).await {
+            return None;
+        }
+        answer.await.ok()
+    }
+
+    /// Tells every room the server is stopping and waits until each has recorded it.
+    pub async fn shutdown_all(&self) {
+        let handles: Vec<RoomHandle> = self
+            .live
+            .lock()
+            .map(|l| l.values().cloned().collect())
+            .unwrap_or_default();
+        for h in handles {
+            let (done, finished) = oneshot::channel();
+            if h.send(RoomCommand::Shutdown { done }).await {
+                let _ = finished.await;
+            }
+        }
+    }
+}
+
+fn gauge(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
