@@ -269,6 +269,11 @@ async fn rest_auth_failures(b: Backend) {
     );
     let (status, body) = s.post("/api/meetings", None, json!({"title": "x"})).await;
     assert_eq!((status, body["code"].as_str()), (401, Some("unauthorized")));
+    // A plain GET of the signaling endpoint with a good token is told to upgrade.
+    let guest = s.guest("Plain").await;
+    let (status, body) = s.get(&format!("/ws/signal?token={guest}"), None).await;
+    assert!((400..500).contains(&status), "{status}");
+    assert_eq!(body["code"], "invalid_message");
     let (status, body) = s.get("/no/such/route", None).await;
     assert_eq!((status, body["code"].as_str()), (404, Some("not_found")));
 }

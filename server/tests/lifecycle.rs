@@ -159,7 +159,10 @@ async fn dead_connections_are_dropped(b: Backend) {
     let (mut b_ws, _) = s.join(&s.guest("B").await, &code).await;
     let r = b_ws.expect("peer_reconnecting").await;
     assert_eq!(r["peerId"], silent_joined["participantId"]);
-    assert_eq!(s.metric("parlor_ws_connections").await, 1.0);
+    eventually("the dead connection to be closed", || async {
+        s.metric("parlor_ws_connections").await == 1.0
+    })
+    .await;
     drop(silent);
 }
 

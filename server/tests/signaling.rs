@@ -26,15 +26,8 @@ async fn join_and_call_sequence(b: Backend) {
     let code = s.meeting(&host, "Call").await;
 
     // A: POST /auth/token {userId} → token → WS /ws/signal?token=… → join → joined {peers: []}
-    let (status, a_tok) = s
-        .post(
-            "/auth/token",
-            None,
-            json!({"userId": "client-a", "displayName": "A"}),
-        )
-        .await;
-    assert_eq!(status, 200);
-    let mut a = s.ws(a_tok["token"].as_str().unwrap()).await;
+    let a_tok = guest_with_id(&s, "A", "client-a").await;
+    let mut a = s.ws(&a_tok).await;
     a.send(json!({"type": "join", "roomId": code})).await;
     let a_joined = a.expect_next("joined").await;
     assert_eq!(a_joined["peers"], json!([]));
@@ -44,14 +37,7 @@ async fn join_and_call_sequence(b: Backend) {
     let a_id = a_joined["participantId"].as_str().unwrap().to_owned();
 
     // B joins: B sees [A]; A sees peer_joined B.
-    let (_, b_tok) = s
-        .post(
-            "/auth/token",
-            None,
-            json!({"userId": "client-b", "displayName": "B"}),
-        )
-        .await;
-    let b_tok = b_tok["token"].as_str().unwrap().to_owned();
+    let b_tok = guest_with_id(&s, "B", "client-b").await;
     // The token may also travel in the Authorization header.
     let mut bws = WsClient::try_connect(&format!("ws://{}/ws/signal", s.addr), Some(&b_tok))
         .await
@@ -106,6 +92,20 @@ async fn join_and_call_sequence(b: Backend) {
         .find(|p| p["participantId"] == b_id.as_str())
         .unwrap();
     assert!(b_row["leftAt"].as_i64().unwrap() >= b_row["joinedAt"].as_i64().unwrap());
+}
+
+/// Seed 000's form of `POST /auth/token`: the client names its user id.
+async fn guest_with_id(s: &TestServer, name: &str, user_id: &str) -> String {
+    let (status, body) = s
+        .post(
+            "/auth/token",
+            None,
+            json!({"userId": user_id, "displayName": name}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["userId"], user_id);
+    body["token"].as_str().unwrap().to_owned()
 }
 
 async fn chat_with_history(b: Backend) {

@@ -618,12 +618,7 @@ impl Room {
             },
             None,
         );
-        self.ctx
-            .metrics
-            .participants
-            .sub(i64::try_from(self.participants.len()).unwrap_or(0));
-        self.participants.clear();
-        self.finished = true;
+        self.close();
         Ok(())
     }
 
@@ -647,6 +642,13 @@ impl Room {
                 tracing::warn!(error = %e, participant = %p.id, "could not record leaving at shutdown");
             }
         }
+        self.close();
+    }
+}
+
+impl Room {
+    /// Empties the room and stops it.
+    fn close(&mut self) {
         self.ctx
             .metrics
             .participants

@@ -24,6 +24,9 @@ use serde::Deserialize;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
+/// How long a closing server waits for the client's half of the close handshake.
+const CLOSE_LINGER: Duration = Duration::from_secs(1);
+
 #[derive(Deserialize)]
 pub struct SignalQuery {
     token: Option<String>,
@@ -57,7 +60,14 @@ pub async fn upgrade(
     };
     let ws = match ws {
         Ok(ws) => ws,
-        Err(rejection) => return rejection.into_response(),
+        Err(rejection) => {
+            return ApiError::new(
+                rejection.status(),
+                ErrorCode::InvalidMessage,
+                format!("this endpoint speaks WebSocket: {}", rejection.body_text()),
+            )
+            .into_response()
+        }
     };
     if state.shutdown.is_cancelled() {
         return ApiError::unavailable("the server is shutting down").into_response();
@@ -172,8 +182,20 @@ impl Session {
                 })
                 .await;
         }
-        if !self.conn.close.is_closed() {
+        let client_gone = !self.conn.close.is_closed();
+        if client_gone {
             self.conn.close.close(close_code::NORMAL, "");
+        } else {
+            // The server is closing: keep reading (and dropping) what the client still sends
+            // until it answers the close frame, so the close frame is not lost to a reset.
+            let _ = tokio::time::timeout(CLOSE_LINGER, async {
+                while let Some(Ok(frame)) = stream.next().await {
+                    if matches!(frame, Message::Close(_)) {
+                        break;
+                    }
+                }
+            })
+            .await;
         }
         let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
         metrics.connections.dec();

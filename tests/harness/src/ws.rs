@@ -57,6 +57,29 @@ impl WsClient {
         }
     }
 
+    /// Connects with a tiny socket receive buffer, to play a client that reads slowly:
+    /// what it does not read backs up into the server quickly.
+    pub async fn connect_slow_reader(url: &str) -> Self {
+        let req = url.into_client_request().expect("valid websocket URL");
+        let host = req.uri().host().expect("host").to_owned();
+        let port = req.uri().port_u16().expect("port");
+        let addr = tokio::net::lookup_host((host.as_str(), port))
+            .await
+            .expect("resolve")
+            .next()
+            .expect("an address");
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+        let tcp = socket.connect(addr).await.expect("connect");
+        let (stream, _) = tokio_tungstenite::client_async(req, MaybeTlsStream::Plain(tcp))
+            .await
+            .expect("websocket handshake");
+        Self {
+            stream,
+            close_code: None,
+        }
+    }
+
     pub async fn send(&mut self, v: Value) {
         self.send_text(&v.to_string()).await;
     }
