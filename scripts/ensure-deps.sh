@@ -43,8 +43,8 @@ if ! command -v cargo >/dev/null; then
   exit 1
 fi
 
-if command -v rustup >/dev/null; then
+if command -v rustup >/dev/null && rustup show active-toolchain >/dev/null 2>&1; then
   for c in rustfmt clippy; do
-    rustup component list --installed 2>/dev/null | grep -q "^$c" || rustup component add "$c"
+    rustup component list --installed 2>/dev/null | grep -q "^$c" || rustup component add "$c" || true
   done
 fi
