@@ -13,6 +13,7 @@ pub mod config;
 mod deps;
 pub mod metrics;
 pub mod room;
+pub mod sfu;
 pub mod signal;
 pub mod state;
 pub mod store;

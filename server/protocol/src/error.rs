@@ -14,6 +14,8 @@ pub enum ErrorCode {
     UnknownType,
     MessageTooLarge,
     ValidationFailed,
+    /// An SDP offer or answer that cannot be parsed or accepted.
+    BadSdp,
     // Identity and permission.
     Unauthorized,
     InvalidToken,
@@ -47,6 +49,7 @@ impl ErrorCode {
             Self::UnknownType => "unknown_type",
             Self::MessageTooLarge => "message_too_large",
             Self::ValidationFailed => "validation_failed",
+            Self::BadSdp => "bad_sdp",
             Self::Unauthorized => "unauthorized",
             Self::InvalidToken => "invalid_token",
             Self::TokenExpired => "token_expired",

@@ -46,6 +46,10 @@ string_id!(
     ParticipantId
 );
 string_id!(
+    /// A published media track, unique in its room.
+    TrackId
+);
+string_id!(
     /// A meeting's public code, `abc-defg-hij`; it is also the signaling room id.
     MeetingCode
 );

@@ -15,4 +15,4 @@ pub mod ids;
 pub mod signal;
 
 pub use error::{ErrorBody, ErrorCode};
-pub use ids::{MeetingCode, ParticipantId, UserId};
+pub use ids::{MeetingCode, ParticipantId, TrackId, UserId};

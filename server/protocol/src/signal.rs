@@ -15,6 +15,31 @@ pub enum Role {
     Participant,
 }
 
+/// A participant's two media transports to the SFU: it offers on `publish` and answers the
+/// server's offers on `subscribe`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TransportKind {
+    Publish,
+    Subscribe,
+}
+
+impl TransportKind {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Publish => "publish",
+            Self::Subscribe => "subscribe",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TrackKind {
+    Audio,
+    Video,
+}
+
 /// An ICE candidate as the browser's `RTCIceCandidateInit` has it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
