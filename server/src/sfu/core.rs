@@ -171,35 +171,39 @@ impl SfuCore {
                 self.negotiate(now, &peer);
             }
             SfuCommand::Leave { peer } => self.remove_participant(now, &peer),
-            SfuCommand::Offer {
-                peer,
-                transport,
-                sdp,
-            } => {
-                if let Err(e) = self.offer(now, &peer, transport, &sdp) {
-                    self.error(&peer, e);
-                }
-            }
-            SfuCommand::Answer {
-                peer,
-                transport,
-                sdp,
-            } => {
-                if let Err(e) = self.answer(now, &peer, transport, &sdp) {
-                    self.error(&peer, e);
-                }
-            }
-            SfuCommand::Candidate {
-                peer,
-                transport,
-                candidate,
-            } => {
-                if let Err(e) = self.remote_candidate(now, &peer, transport, &candidate) {
-                    self.error(&peer, e);
-                }
-            }
-            SfuCommand::Subscribe { peer, track, on } => {
-                if let Err(e) = self.choose(now, &peer, track, on) {
+            other => {
+                let (peer, result) = match other {
+                    SfuCommand::Offer {
+                        peer,
+                        transport,
+                        sdp,
+                    } => {
+                        let r = self.offer(now, &peer, transport, &sdp);
+                        (peer, r)
+                    }
+                    SfuCommand::Answer {
+                        peer,
+                        transport,
+                        sdp,
+                    } => {
+                        let r = self.answer(now, &peer, transport, &sdp);
+                        (peer, r)
+                    }
+                    SfuCommand::Candidate {
+                        peer,
+                        transport,
+                        candidate,
+                    } => {
+                        let r = self.remote_candidate(now, &peer, transport, &candidate);
+                        (peer, r)
+                    }
+                    SfuCommand::Subscribe { peer, track, on } => {
+                        let r = self.choose(now, &peer, track, on);
+                        (peer, r)
+                    }
+                    SfuCommand::Join { .. } | SfuCommand::Leave { .. } => return,
+                };
+                if let Err(e) = result {
                     self.error(&peer, e);
                 }
             }
