@@ -4,7 +4,7 @@
 use clap::Parser;
 use serde::Deserialize;
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
@@ -41,6 +41,15 @@ pub struct Config {
     pub heartbeat_interval: Seconds,
     /// Chat messages a late joiner receives in `joined`.
     pub chat_history: usize,
+    /// First UDP port of the SFU; worker `i` uses `media_port + i`. 0 picks free ports.
+    pub media_port: u16,
+    /// Address the media sockets bind to; `None` means the HTTP listen address.
+    pub media_bind: Option<IpAddr>,
+    /// Address put in ICE candidates, where clients reach the media ports; `None` means the
+    /// bind address.
+    pub public_ip: Option<IpAddr>,
+    /// Media worker threads, each with its own socket; rooms are spread over them.
+    pub media_workers: usize,
 }
 
 impl Default for Config {
@@ -61,6 +70,10 @@ impl Default for Config {
             reconnect_grace: Seconds(Duration::from_secs(30)),
             heartbeat_interval: Seconds(Duration::from_secs(15)),
             chat_history: 100,
+            media_port: 50000,
+            media_bind: None,
+            public_ip: None,
+            media_workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
 }
@@ -214,6 +227,20 @@ pub struct Settings {
     /// Recent chat messages sent to someone who joins [default: 100]
     #[arg(long, env = "PARLOR_CHAT_HISTORY", value_name = "N")]
     pub chat_history: Option<usize>,
+    /// First UDP port for media; media worker i listens on this port + i, so keep the next
+    /// few ports free too. 0 picks free ports [default: 50000]
+    #[arg(long, env = "PARLOR_MEDIA_PORT", value_name = "PORT")]
+    pub media_port: Option<u16>,
+    /// Address the media ports bind to [default: the --listen address]
+    #[arg(long, env = "PARLOR_MEDIA_BIND", value_name = "IP")]
+    pub media_bind: Option<IpAddr>,
+    /// Address announced to clients for media (ICE candidates): this machine's public or LAN
+    /// address when binding to 0.0.0.0 or behind 1:1 NAT [default: the media bind address]
+    #[arg(long, env = "PARLOR_PUBLIC_IP", value_name = "IP")]
+    pub public_ip: Option<IpAddr>,
+    /// Media worker threads, each with its own UDP port [default: the number of cores]
+    #[arg(long, env = "PARLOR_MEDIA_WORKERS", value_name = "N")]
+    pub media_workers: Option<usize>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -266,9 +293,11 @@ impl Config {
                 outbound_queue,
                 reconnect_grace,
                 heartbeat_interval,
-                chat_history
+                chat_history,
+                media_port,
+                media_workers
             ],
-            [database_url, redis_url, token_secret]
+            [database_url, redis_url, token_secret, media_bind, public_ip]
         );
     }
 
@@ -356,10 +385,33 @@ impl Config {
         if self.reconnect_grace.0 > Duration::from_secs(3600) {
             problems.push("reconnect_grace must be at most 1h".into());
         }
+        in_range("media_workers", self.media_workers, 1, 256, &mut problems);
+        if self.public_ip.is_none() && self.media_bind_ip().is_unspecified() {
+            problems.push(
+                "public_ip must be set when media binds to all interfaces (clients need a \
+                 reachable address in their ICE candidates)"
+                    .into(),
+            );
+        }
         if problems.is_empty() {
             Ok(())
         } else {
             Err(ConfigError::Invalid(problems))
+        }
+    }
+
+    pub fn media_bind_ip(&self) -> IpAddr {
+        self.media_bind.unwrap_or(self.listen.ip())
+    }
+
+    /// The SFU's settings.
+    pub fn sfu(&self) -> crate::sfu::SfuConfig {
+        let bind = self.media_bind_ip();
+        crate::sfu::SfuConfig {
+            bind,
+            port: self.media_port,
+            public_ip: self.public_ip.unwrap_or(bind),
+            workers: self.media_workers,
         }
     }
 

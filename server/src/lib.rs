@@ -76,6 +76,7 @@ pub async fn prepare(config: Config) -> Result<AppState, ServerError> {
         .map(deps::Redis::new)
         .transpose()
         .map_err(ServerError::Dependency)?;
+    let sfu = sfu::Sfu::start(&config.sfu()).map_err(|e| ServerError::Dependency(e.to_string()))?;
     let tokens = auth::TokenService::new(&secret, config.token_ttl.0);
     let dummy_hash = auth::password::hash_blocking(util::random_token(24))
         .await
@@ -87,6 +88,7 @@ pub async fn prepare(config: Config) -> Result<AppState, ServerError> {
         metrics::Metrics::new(),
         redis,
         dummy_hash,
+        std::sync::Arc::new(sfu),
     ))
 }
 
@@ -128,6 +130,7 @@ pub async fn serve(
     })
     .await
     .map_err(ServerError::Serve)?;
+    state.sfu.shutdown();
     state.store.close().await;
     tracing::info!("stopped");
     Ok(())

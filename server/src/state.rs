@@ -5,6 +5,7 @@ use crate::config::Config;
 use crate::deps::Redis;
 use crate::metrics::Metrics;
 use crate::room::Rooms;
+use crate::sfu::Sfu;
 use crate::store::Store;
 use std::ops::Deref;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,6 +23,7 @@ pub struct Inner {
     pub rooms: Rooms,
     pub metrics: Metrics,
     pub redis: Option<Redis>,
+    pub sfu: Arc<Sfu>,
     /// Cancelled when the server begins to stop; sessions say goodbye and close.
     pub shutdown: CancellationToken,
     /// Every signaling session, so shutdown can wait for them to finish.
@@ -39,6 +41,7 @@ impl AppState {
         metrics: Metrics,
         redis: Option<Redis>,
         dummy_hash: String,
+        sfu: Arc<Sfu>,
     ) -> Self {
         let rooms = Rooms::new(crate::room::RoomContext {
             store: store.clone(),
@@ -46,6 +49,7 @@ impl AppState {
             max_participants: config.max_participants,
             reconnect_grace: config.reconnect_grace.0,
             chat_history: config.chat_history,
+            sfu: sfu.clone(),
         });
         Self(Arc::new(Inner {
             config,
@@ -54,6 +58,7 @@ impl AppState {
             rooms,
             metrics,
             redis,
+            sfu,
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
             dummy_hash,

@@ -31,6 +31,10 @@ fn help_documents_every_option() {
         ("--reconnect-grace", "PARLOR_RECONNECT_GRACE"),
         ("--heartbeat-interval", "PARLOR_HEARTBEAT_INTERVAL"),
         ("--chat-history", "PARLOR_CHAT_HISTORY"),
+        ("--media-port", "PARLOR_MEDIA_PORT"),
+        ("--media-bind", "PARLOR_MEDIA_BIND"),
+        ("--public-ip", "PARLOR_PUBLIC_IP"),
+        ("--media-workers", "PARLOR_MEDIA_WORKERS"),
     ] {
         assert!(help.contains(flag), "--help lacks {flag}");
         assert!(help.contains(env), "--help lacks {env}");
@@ -78,6 +82,7 @@ fn starts_from_environment_and_stops_on_sigterm() {
         .env("PARLOR_LISTEN", format!("127.0.0.1:{port}"))
         .env("PARLOR_DATA_DIR", dir.path())
         .env("PARLOR_LOG_FORMAT", "json")
+        .env("PARLOR_MEDIA_PORT", "0")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

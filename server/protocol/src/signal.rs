@@ -4,7 +4,7 @@
 
 use crate::api::{EndReason, Meeting};
 use crate::error::{ErrorBody, ErrorCode};
-use crate::ids::{MeetingCode, ParticipantId};
+use crate::ids::{MeetingCode, ParticipantId, TrackId};
 use serde::{Deserialize, Serialize};
 
 /// A participant's role in a meeting.
@@ -38,6 +38,52 @@ impl TransportKind {
 pub enum TrackKind {
     Audio,
     Video,
+}
+
+/// Where a negotiation message goes: omitted for a peer (P2P, with `peerId`), `"sfu"` for the
+/// server's SFU (with `transport`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    Sfu,
+}
+
+/// Where a client's `offer`, `answer` or `ice-candidate` is addressed, once checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Destination {
+    Peer(ParticipantId),
+    Sfu(TransportKind),
+}
+
+impl Destination {
+    /// `peerId` alone addresses a peer; `target: "sfu"` with a `transport` the SFU.
+    pub fn of(
+        peer_id: Option<&ParticipantId>,
+        target: Option<Target>,
+        transport: Option<TransportKind>,
+    ) -> Result<Self, ErrorBody> {
+        match (peer_id, target, transport) {
+            (Some(p), None, None) => Ok(Self::Peer(p.clone())),
+            (None, Some(Target::Sfu), Some(t)) => Ok(Self::Sfu(t)),
+            (None, Some(Target::Sfu), None) => Err(ErrorBody::new(
+                ErrorCode::InvalidMessage,
+                "a message for the SFU needs \"transport\": \"publish\" or \"subscribe\"",
+            )),
+            _ => Err(ErrorBody::new(
+                ErrorCode::InvalidMessage,
+                "address either a peer (\"peerId\") or the SFU (\"target\": \"sfu\" with \"transport\")",
+            )),
+        }
+    }
+}
+
+/// A track in a room, as announced.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrackInfo {
+    pub peer_id: ParticipantId,
+    pub track_id: TrackId,
+    pub kind: TrackKind,
 }
 
 /// An ICE candidate as the browser's `RTCIceCandidateInit` has it.
@@ -79,23 +125,52 @@ pub enum ClientMessage {
         #[serde(default)]
         request_id: Option<String>,
     },
-    /// P2P relay: delivered to `peerId` with `peerId` rewritten to the sender.
+    /// To a peer (P2P relay: delivered with `peerId` rewritten to the sender) or, with
+    /// `target: "sfu"`, to the SFU on the `publish` transport.
     Offer {
-        peer_id: ParticipantId,
+        #[serde(default)]
+        peer_id: Option<ParticipantId>,
+        #[serde(default)]
+        target: Option<Target>,
+        #[serde(default)]
+        transport: Option<TransportKind>,
         sdp: String,
         #[serde(default)]
         request_id: Option<String>,
     },
+    /// To a peer, or to the SFU on the `subscribe` transport.
     Answer {
-        peer_id: ParticipantId,
+        #[serde(default)]
+        peer_id: Option<ParticipantId>,
+        #[serde(default)]
+        target: Option<Target>,
+        #[serde(default)]
+        transport: Option<TransportKind>,
         sdp: String,
         #[serde(default)]
         request_id: Option<String>,
     },
     #[serde(rename = "ice-candidate")]
     IceCandidate {
-        peer_id: ParticipantId,
+        #[serde(default)]
+        peer_id: Option<ParticipantId>,
+        #[serde(default)]
+        target: Option<Target>,
+        #[serde(default)]
+        transport: Option<TransportKind>,
         candidate: IceCandidate,
+        #[serde(default)]
+        request_id: Option<String>,
+    },
+    /// Receive this track (everyone receives every track until they choose).
+    Subscribe {
+        track_id: TrackId,
+        #[serde(default)]
+        request_id: Option<String>,
+    },
+    /// Stop receiving this track.
+    Unsubscribe {
+        track_id: TrackId,
         #[serde(default)]
         request_id: Option<String>,
     },
@@ -141,6 +216,8 @@ impl ClientMessage {
         "offer",
         "answer",
         "ice-candidate",
+        "subscribe",
+        "unsubscribe",
         "chat",
         "media_state",
         "mute_participant",
@@ -156,6 +233,8 @@ impl ClientMessage {
             Self::Offer { .. } => "offer",
             Self::Answer { .. } => "answer",
             Self::IceCandidate { .. } => "ice-candidate",
+            Self::Subscribe { .. } => "subscribe",
+            Self::Unsubscribe { .. } => "unsubscribe",
             Self::Chat { .. } => "chat",
             Self::MediaState { .. } => "media_state",
             Self::MuteParticipant { .. } => "mute_participant",
@@ -172,6 +251,8 @@ impl ClientMessage {
             | Self::Offer { request_id, .. }
             | Self::Answer { request_id, .. }
             | Self::IceCandidate { request_id, .. }
+            | Self::Subscribe { request_id, .. }
+            | Self::Unsubscribe { request_id, .. }
             | Self::Chat { request_id, .. }
             | Self::MediaState { request_id, .. }
             | Self::MuteParticipant { request_id, .. }
@@ -244,6 +325,8 @@ pub enum ServerMessage {
         role: Role,
         peers: Vec<PeerInfo>,
         chat: Vec<ChatMessage>,
+        /// Tracks already published in the room (SFU meetings).
+        tracks: Vec<TrackInfo>,
         meeting: Meeting,
         /// Present this in a later `join` to take this participant back after a drop.
         resume_token: String,
@@ -265,18 +348,36 @@ pub enum ServerMessage {
     PeerReconnecting {
         peer_id: ParticipantId,
     },
+    /// From a peer (`peerId`), or from the SFU (`target: "sfu"`, on `subscribe`).
     Offer {
-        peer_id: ParticipantId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        peer_id: Option<ParticipantId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target: Option<Target>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        transport: Option<TransportKind>,
         sdp: String,
     },
+    /// From a peer, or from the SFU (on `publish`).
     Answer {
-        peer_id: ParticipantId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        peer_id: Option<ParticipantId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target: Option<Target>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        transport: Option<TransportKind>,
         sdp: String,
     },
     #[serde(rename = "ice-candidate")]
     IceCandidate {
         peer_id: ParticipantId,
         candidate: IceCandidate,
+    },
+    TrackPublished(TrackInfo),
+    TrackUnpublished(TrackInfo),
+    /// Who is speaking now, loudest first; empty when nobody is.
+    ActiveSpeakers {
+        peer_ids: Vec<ParticipantId>,
     },
     Chat(ChatMessage),
     MediaState {
@@ -320,6 +421,9 @@ impl ServerMessage {
             Self::Offer { .. } => "offer",
             Self::Answer { .. } => "answer",
             Self::IceCandidate { .. } => "ice-candidate",
+            Self::TrackPublished(_) => "track_published",
+            Self::TrackUnpublished(_) => "track_unpublished",
+            Self::ActiveSpeakers { .. } => "active_speakers",
             Self::Chat(_) => "chat",
             Self::MediaState { .. } => "media_state",
             Self::Muted { .. } => "muted",

@@ -7,13 +7,18 @@
 //! resumes with its resume token (`peer_joined` again) or times out (`peer_left`). The meeting
 //! ends when the host ends it, or when it has been empty for the grace period.
 
+mod media;
+
+pub(super) use media::Media;
+
 use super::conn::{close_code, ConnHandle};
 use super::{RoomContext, RoomError};
 use crate::auth::Identity;
+use crate::sfu::SfuCommand;
 use crate::util::{new_id, now_ms, random_token};
 use parlor_protocol::api::{EndReason, Meeting, MeetingStatus};
 use parlor_protocol::signal::{
-    ChatMessage, ClientMessage, LeaveReason, PeerInfo, Role, ServerMessage,
+    ChatMessage, ClientMessage, Destination, LeaveReason, PeerInfo, Role, ServerMessage,
 };
 use parlor_protocol::{ErrorBody, ErrorCode, ParticipantId, UserId};
 use std::collections::{HashSet, VecDeque};
@@ -101,6 +106,8 @@ pub(super) struct Room {
     /// When an empty meeting ends unless someone joins.
     empty_until: Option<Instant>,
     finished: bool,
+    /// The room's SFU line; `None` for peer-to-peer meetings.
+    media: Option<media::Media>,
 }
 
 impl Room {
@@ -110,6 +117,7 @@ impl Room {
         meeting: Meeting,
         chat: Vec<ChatMessage>,
         chat_seq: i64,
+        media: Option<media::Media>,
     ) -> Self {
         Self {
             ctx,
@@ -121,6 +129,7 @@ impl Room {
             removed: HashSet::new(),
             empty_until: None,
             finished: false,
+            media,
         }
     }
 
@@ -140,6 +149,7 @@ impl Room {
                     }
                 }
                 () = sleep_until_opt(deadline), if deadline.is_some() => self.on_timer().await,
+                Some(event) = media::next_event(&mut self.media) => self.on_media_event(event),
             }
         }
         // Commands that raced with the end get a clear answer instead of silence.
@@ -343,6 +353,7 @@ impl Room {
         });
         self.ctx.metrics.participants.inc();
         self.empty_until = None;
+        self.media_join(&id);
         let idx = self.participants.len() - 1;
         self.send_joined(idx, false);
         self.broadcast(&self.participants[idx].joined_event(), Some(&id));
@@ -358,6 +369,9 @@ impl Room {
         p.paused_until = None;
         let id = p.id.clone();
         tracing::info!(room = %self.meeting.code, participant = %id, "resumed");
+        // Media left with the dropped connection; the client negotiates it afresh.
+        self.media_leave(&id);
+        self.media_join(&id);
         self.send_joined(idx, true);
         self.broadcast(&self.participants[idx].joined_event(), Some(&id));
         id
@@ -375,6 +389,7 @@ impl Room {
                 .map(Participant::info)
                 .collect(),
             chat: self.chat.iter().cloned().collect(),
+            tracks: self.media_tracks(),
             meeting: self.meeting.clone(),
             resume_token: me.resume_token.clone(),
             resumed,
@@ -397,21 +412,80 @@ impl Room {
                 self.remove(idx, LeaveReason::Left).await;
                 Ok(())
             }
-            ClientMessage::Offer { peer_id, sdp, .. } => {
-                self.relay(&peer_id, ServerMessage::Offer { peer_id: from, sdp })
-            }
-            ClientMessage::Answer { peer_id, sdp, .. } => {
-                self.relay(&peer_id, ServerMessage::Answer { peer_id: from, sdp })
-            }
+            ClientMessage::Offer {
+                peer_id,
+                target,
+                transport,
+                sdp,
+                ..
+            } => match Destination::of(peer_id.as_ref(), target, transport)? {
+                Destination::Peer(to) => self.relay(
+                    &to,
+                    ServerMessage::Offer {
+                        peer_id: Some(from),
+                        target: None,
+                        transport: None,
+                        sdp,
+                    },
+                ),
+                Destination::Sfu(transport) => self.to_sfu(SfuCommand::Offer {
+                    peer: from,
+                    transport,
+                    sdp,
+                }),
+            },
+            ClientMessage::Answer {
+                peer_id,
+                target,
+                transport,
+                sdp,
+                ..
+            } => match Destination::of(peer_id.as_ref(), target, transport)? {
+                Destination::Peer(to) => self.relay(
+                    &to,
+                    ServerMessage::Answer {
+                        peer_id: Some(from),
+                        target: None,
+                        transport: None,
+                        sdp,
+                    },
+                ),
+                Destination::Sfu(transport) => self.to_sfu(SfuCommand::Answer {
+                    peer: from,
+                    transport,
+                    sdp,
+                }),
+            },
             ClientMessage::IceCandidate {
-                peer_id, candidate, ..
-            } => self.relay(
-                &peer_id,
-                ServerMessage::IceCandidate {
-                    peer_id: from,
-                    candidate,
-                },
-            ),
+                peer_id,
+                target,
+                transport,
+                candidate,
+                ..
+            } => match Destination::of(peer_id.as_ref(), target, transport)? {
+                Destination::Peer(to) => self.relay(
+                    &to,
+                    ServerMessage::IceCandidate {
+                        peer_id: from,
+                        candidate,
+                    },
+                ),
+                Destination::Sfu(transport) => self.to_sfu(SfuCommand::Candidate {
+                    peer: from,
+                    transport,
+                    candidate: candidate.candidate,
+                }),
+            },
+            ClientMessage::Subscribe { track_id, .. } => self.to_sfu(SfuCommand::Subscribe {
+                peer: from,
+                track: track_id,
+                on: true,
+            }),
+            ClientMessage::Unsubscribe { track_id, .. } => self.to_sfu(SfuCommand::Subscribe {
+                peer: from,
+                track: track_id,
+                on: false,
+            }),
             ClientMessage::Chat { text, .. } => self.chat(idx, text).await,
             ClientMessage::MediaState { mic, camera, .. } => {
                 let p = &mut self.participants[idx];
@@ -545,6 +619,7 @@ impl Room {
     async fn remove(&mut self, idx: usize, reason: LeaveReason) {
         let p = self.participants.remove(idx);
         self.ctx.metrics.participants.dec();
+        self.media_leave(&p.id);
         if let Err(e) = self
             .ctx
             .store
@@ -574,6 +649,7 @@ impl Room {
         p.paused_until = Some(until);
         let id = p.id.clone();
         tracing::info!(room = %self.meeting.code, participant = %id, "connection lost; waiting for resume");
+        self.media_leave(&id);
         self.broadcast(&ServerMessage::PeerReconnecting { peer_id: id }, None);
     }
 
@@ -649,6 +725,7 @@ impl Room {
 impl Room {
     /// Empties the room and stops it.
     fn close(&mut self) {
+        self.media_close();
         self.ctx
             .metrics
             .participants

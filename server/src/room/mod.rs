@@ -49,6 +49,7 @@ pub struct RoomContext {
     pub max_participants: usize,
     pub reconnect_grace: Duration,
     pub chat_history: usize,
+    pub sfu: Arc<crate::sfu::Sfu>,
 }
 
 #[derive(Clone)]
@@ -149,7 +150,10 @@ impl Rooms {
         self.ctx.metrics.rooms.set(gauge(live.len()));
         drop(live);
 
-        let room = Room::new(self.ctx.clone(), row.id, row.meeting, chat, seq);
+        // Every meeting but a peer-to-peer one has its media routed by the SFU.
+        let media = (row.meeting.media_mode != parlor_protocol::api::MediaMode::P2p)
+            .then(|| actor::Media::attach(&self.ctx.sfu, code));
+        let room = Room::new(self.ctx.clone(), row.id, row.meeting, chat, seq, media);
         let registry = self.live.clone();
         let metrics = self.ctx.metrics.clone();
         let (code, generation) = (code.clone(), handle.generation);

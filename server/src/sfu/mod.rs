@@ -15,7 +15,7 @@ mod speakers;
 mod tests;
 mod worker;
 
-use parlor_protocol::signal::{TrackKind, TransportKind};
+use parlor_protocol::signal::TransportKind;
 use parlor_protocol::{ErrorBody, ParticipantId, TrackId};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -26,13 +26,7 @@ use tokio::sync::mpsc;
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RoomKey(pub String);
 
-/// A track as announced to the room.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TrackInfo {
-    pub peer_id: ParticipantId,
-    pub track_id: TrackId,
-    pub kind: TrackKind,
-}
+pub use parlor_protocol::signal::TrackInfo;
 
 /// What signaling asks of the SFU.
 #[derive(Debug)]

@@ -53,6 +53,8 @@ pub fn test_config(backend: Backend, data: &std::path::Path) -> Config {
             Backend::Postgres => Some(Postgres::shared().create_database()),
         },
         reconnect_grace: Seconds(Duration::from_secs(2)),
+        // Parallel test servers each take their own free media ports.
+        media_port: 0,
         ..Config::default()
     }
 }
