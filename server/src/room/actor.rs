@@ -418,44 +418,24 @@ impl Room {
                 transport,
                 sdp,
                 ..
-            } => match Destination::of(peer_id.as_ref(), target, transport)? {
-                Destination::Peer(to) => self.relay(
-                    &to,
-                    ServerMessage::Offer {
-                        peer_id: Some(from),
-                        target: None,
-                        transport: None,
-                        sdp,
-                    },
-                ),
-                Destination::Sfu(transport) => self.to_sfu(SfuCommand::Offer {
-                    peer: from,
-                    transport,
-                    sdp,
-                }),
-            },
+            } => self.route_sdp(
+                from,
+                true,
+                Destination::of(peer_id.as_ref(), target, transport)?,
+                sdp,
+            ),
             ClientMessage::Answer {
                 peer_id,
                 target,
                 transport,
                 sdp,
                 ..
-            } => match Destination::of(peer_id.as_ref(), target, transport)? {
-                Destination::Peer(to) => self.relay(
-                    &to,
-                    ServerMessage::Answer {
-                        peer_id: Some(from),
-                        target: None,
-                        transport: None,
-                        sdp,
-                    },
-                ),
-                Destination::Sfu(transport) => self.to_sfu(SfuCommand::Answer {
-                    peer: from,
-                    transport,
-                    sdp,
-                }),
-            },
+            } => self.route_sdp(
+                from,
+                false,
+                Destination::of(peer_id.as_ref(), target, transport)?,
+                sdp,
+            ),
             ClientMessage::IceCandidate {
                 peer_id,
                 target,
@@ -554,6 +534,51 @@ impl Room {
                 format!("no participant {id} in this meeting"),
             )
         })
+    }
+
+    /// An offer or answer goes to the peer it names (with `peerId` rewritten to the sender)
+    /// or to the SFU.
+    fn route_sdp(
+        &self,
+        from: ParticipantId,
+        offer: bool,
+        to: Destination,
+        sdp: String,
+    ) -> Result<(), ErrorBody> {
+        match to {
+            Destination::Peer(to) => {
+                let (peer_id, target, transport) = (Some(from), None, None);
+                let msg = if offer {
+                    ServerMessage::Offer {
+                        peer_id,
+                        target,
+                        transport,
+                        sdp,
+                    }
+                } else {
+                    ServerMessage::Answer {
+                        peer_id,
+                        target,
+                        transport,
+                        sdp,
+                    }
+                };
+                self.relay(&to, msg)
+            }
+            Destination::Sfu(transport) => self.to_sfu(if offer {
+                SfuCommand::Offer {
+                    peer: from,
+                    transport,
+                    sdp,
+                }
+            } else {
+                SfuCommand::Answer {
+                    peer: from,
+                    transport,
+                    sdp,
+                }
+            }),
+        }
     }
 
     /// Delivers a P2P negotiation message to a connected peer of this room only.

@@ -1,0 +1,390 @@
+//! Media through the SFU over real UDP: str0m clients negotiate over the real signaling
+//! WebSocket (publish and subscribe transports), a publisher's video and audio reach every
+//! subscriber, tracks go when their publisher leaves, and bad media signaling is refused
+//! without disturbing the call.
+
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+mod common;
+
+use common::{Backend, TestServer};
+use parlor_testkit::WsClient;
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::format::Codec;
+use str0m::media::{Direction, Frequency, MediaKind, MediaTime, Mid};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, Input, Output, Rtc};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+/// One WebRTC connection of a client, on its own UDP socket.
+struct Transport {
+    rtc: Rtc,
+    socket: UdpSocket,
+    local: SocketAddr,
+    next: Instant,
+}
+
+impl Transport {
+    async fn new() -> Self {
+        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let local = socket.local_addr().unwrap();
+        let mut rtc = Rtc::new(Instant::now());
+        rtc.add_local_candidate(Candidate::host(local, "udp").unwrap());
+        Self {
+            rtc,
+            socket,
+            local,
+            next: Instant::now(),
+        }
+    }
+
+    /// Sends what str0m wants sent and collects its events.
+    async fn drain(&mut self, events: &mut Vec<Event>) {
+        loop {
+            match self.rtc.poll_output().unwrap() {
+                Output::Transmit(t) => {
+                    let _ = self.socket.send_to(&t.contents, t.destination).await;
+                }
+                Output::Event(e) => events.push(e),
+                Output::Timeout(t) => {
+                    self.next = t;
+                    return;
+                }
+            }
+        }
+    }
+
+    fn receive(&mut self, n: usize, from: SocketAddr, buf: &[u8]) {
+        if let Ok(r) = Receive::new(Protocol::Udp, from, self.local, &buf[..n]) {
+            let _ = self.rtc.handle_input(Input::Receive(Instant::now(), r));
+        }
+    }
+}
+
+#[derive(Default, Debug)]
+struct Seen {
+    /// Video frames received: their frame numbers (last byte) and whether keyframes.
+    video: Vec<(u8, bool)>,
+    audio: usize,
+    keyframe_requests: usize,
+    messages: Vec<Value>,
+    connected_publish: bool,
+    connected_subscribe: bool,
+}
+
+enum Cmd {
+    /// Offer audio and video on the publish transport and start sending.
+    Publish,
+    Send(Value),
+    Stop,
+}
+
+fn frame(n: u8, key: bool) -> Vec<u8> {
+    let mut au = Vec::new();
+    if key {
+        au.extend_from_slice(&[0, 0, 0, 1, 0x67, 0x42, 0xe0, 0x1f, n]);
+        au.extend_from_slice(&[0, 0, 0, 1, 0x68, 0xce, 0x3c, 0x80]);
+        au.extend_from_slice(&[0, 0, 0, 1, 0x65, n]);
+    } else {
+        au.extend_from_slice(&[0, 0, 0, 1, 0x41, n]);
+    }
+    au.extend(std::iter::repeat_n(n, 2500));
+    au
+}
+
+/// A client as a task: signaling, a publish and a subscribe transport, a 30 fps sender.
+struct Client {
+    cmds: mpsc::UnboundedSender<Cmd>,
+    seen: Arc<Mutex<Seen>>,
+    id: String,
+}
+
+impl Client {
+    async fn join(s: &TestServer, name: &str, code: &str) -> Self {
+        let token = s.guest(name).await;
+        let (ws, joined) = s.join(&token, code).await;
+        let id = joined["participantId"].as_str().unwrap().to_owned();
+        let (cmds, rx) = mpsc::unbounded_channel();
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        tokio::spawn(run(ws, rx, seen.clone()));
+        Self { cmds, seen, id }
+    }
+
+    fn send(&self, cmd: Cmd) {
+        self.cmds.send(cmd).unwrap();
+    }
+
+    async fn until(&self, what: &str, f: impl Fn(&Seen) -> bool) {
+        common::eventually(what, || async { f(&self.seen.lock().unwrap()) }).await;
+    }
+
+    fn message(&self, kind: &str) -> Vec<Value> {
+        let seen = self.seen.lock().unwrap();
+        seen.messages
+            .iter()
+            .filter(|m| m["type"] == kind)
+            .cloned()
+            .collect()
+    }
+}
+
+async fn run(mut ws: WsClient, mut cmds: mpsc::UnboundedReceiver<Cmd>, seen: Arc<Mutex<Seen>>) {
+    let mut publish = Transport::new().await;
+    let mut subscribe = Transport::new().await;
+    let mut pending: Option<SdpPendingOffer> = None;
+    let mut mids: Option<(Mid, Mid)> = None;
+    let mut frame_no: u8 = 0;
+    let mut want_key = true;
+    let mut next_frame = Instant::now();
+    let (mut b1, mut b2) = (vec![0u8; 2048], vec![0u8; 2048]);
+    loop {
+        let now = Instant::now();
+        let wake = publish.next.min(subscribe.next).min(next_frame).max(now);
+        tokio::select! {
+            msg = ws.next() => {
+                let Some(msg) = msg else { return };
+                match (msg["type"].as_str(), msg["transport"].as_str()) {
+                    (Some("answer"), Some("publish")) => {
+                        let answer = SdpAnswer::from_sdp_string(msg["sdp"].as_str().unwrap()).unwrap();
+                        publish.rtc.sdp_api().accept_answer(pending.take().unwrap(), answer).unwrap();
+                    }
+                    (Some("offer"), Some("subscribe")) => {
+                        let offer = SdpOffer::from_sdp_string(msg["sdp"].as_str().unwrap()).unwrap();
+                        let answer = subscribe.rtc.sdp_api().accept_offer(offer).unwrap();
+                        ws.send(json!({"type": "answer", "target": "sfu", "transport": "subscribe", "sdp": answer.to_sdp_string()})).await;
+                    }
+                    _ => {}
+                }
+                seen.lock().unwrap().messages.push(msg);
+            }
+            cmd = cmds.recv() => match cmd {
+                Some(Cmd::Publish) => {
+                    let mut change = publish.rtc.sdp_api();
+                    let audio = change.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
+                    let video = change.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
+                    let (offer, p) = change.apply().unwrap();
+                    pending = Some(p);
+                    mids = Some((audio, video));
+                    ws.send(json!({"type": "offer", "target": "sfu", "transport": "publish", "sdp": offer.to_sdp_string()})).await;
+                }
+                Some(Cmd::Send(v)) => ws.send(v).await,
+                Some(Cmd::Stop) | None => return,
+            },
+            r = publish.socket.recv_from(&mut b1) => if let Ok((n, from)) = r { publish.receive(n, from, &b1) },
+            r = subscribe.socket.recv_from(&mut b2) => if let Ok((n, from)) = r { subscribe.receive(n, from, &b2) },
+            () = tokio::time::sleep_until(wake.into()) => {}
+        }
+        let now = Instant::now();
+        for t in [&mut publish, &mut subscribe] {
+            if t.next <= now {
+                let _ = t.rtc.handle_input(Input::Timeout(now));
+            }
+        }
+        // Send a frame every 33 ms (and audio with it) once the publish transport is up.
+        if let Some((audio, video)) = mids {
+            if publish.rtc.is_connected() && now >= next_frame {
+                next_frame = now + Duration::from_millis(33);
+                let key = want_key || frame_no % 60 == 0;
+                want_key = false;
+                let t90 = MediaTime::from_90khz(u64::from(frame_no) * 3000);
+                if let Some(w) = publish.rtc.writer(video) {
+                    let pt = w
+                        .payload_params()
+                        .find(|p| p.spec().codec == Codec::H264)
+                        .map(|p| p.pt());
+                    if let Some(pt) = pt {
+                        let _ = w.write(pt, now, t90, frame(frame_no, key));
+                    }
+                }
+                if let Some(w) = publish.rtc.writer(audio) {
+                    let pt = w
+                        .payload_params()
+                        .find(|p| p.spec().codec == Codec::Opus)
+                        .map(|p| p.pt());
+                    if let Some(pt) = pt {
+                        let t48 =
+                            MediaTime::new(u64::from(frame_no) * 1584, Frequency::FORTY_EIGHT_KHZ);
+                        let _ = w.audio_level(-25, true).write(
+                            pt,
+                            now,
+                            t48,
+                            vec![0xf8, frame_no, 1, 2],
+                        );
+                    }
+                }
+                frame_no = frame_no.wrapping_add(1);
+            }
+        }
+        let mut events = Vec::new();
+        publish.drain(&mut events).await;
+        let mut sub_events = Vec::new();
+        subscribe.drain(&mut sub_events).await;
+        let mut seen = seen.lock().unwrap();
+        for e in events {
+            match e {
+                Event::Connected => seen.connected_publish = true,
+                Event::KeyframeRequest(_) => {
+                    seen.keyframe_requests += 1;
+                    want_key = true;
+                }
+                _ => {}
+            }
+        }
+        for e in sub_events {
+            match e {
+                Event::Connected => seen.connected_subscribe = true,
+                Event::MediaData(d) if d.params.spec().codec == Codec::H264 => {
+                    seen.video.push((*d.data.last().unwrap(), d.is_keyframe()));
+                }
+                Event::MediaData(_) => seen.audio += 1,
+                _ => {}
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publisher_reaches_every_subscriber_through_the_sfu() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    let host = s.account("Host").await;
+    let code = s.meeting(&host, "Media").await;
+    let a = Client::join(&s, "A", &code).await;
+    let b = Client::join(&s, "B", &code).await;
+    a.send(Cmd::Publish);
+    a.until("A's publish transport connects", |s| s.connected_publish)
+        .await;
+    // Everyone hears about both tracks; the late joiner finds them in `joined`.
+    b.until("B hears of A's tracks", |s| {
+        s.messages
+            .iter()
+            .filter(|m| m["type"] == "track_published")
+            .count()
+            == 2
+    })
+    .await;
+    let c_token = s.guest("C").await;
+    let (c_ws, c_joined) = s.join(&c_token, &code).await;
+    assert_eq!(
+        c_joined["tracks"].as_array().unwrap().len(),
+        2,
+        "{c_joined}"
+    );
+    drop(c_ws);
+
+    for sub in [&b] {
+        sub.until("video frames from A", |s| s.video.len() >= 30)
+            .await;
+        sub.until("audio from A", |s| s.audio >= 20).await;
+        let seen = sub.seen.lock().unwrap();
+        assert!(seen.connected_subscribe);
+        // The first frame a subscriber gets is a keyframe, and frames come in order.
+        assert!(
+            seen.video[0].1,
+            "starts on a keyframe: {:?}",
+            &seen.video[..3]
+        );
+        let numbers: Vec<u8> = seen.video.iter().map(|v| v.0).take(100).collect();
+        assert!(
+            numbers
+                .windows(2)
+                .all(|w| w[1] == w[0].wrapping_add(1) || w[1] > w[0]),
+            "{numbers:?}"
+        );
+    }
+    // A hears itself speaking.
+    a.until("active speakers", |s| {
+        s.messages
+            .iter()
+            .any(|m| m["type"] == "active_speakers" && m["peerIds"][0] == a.id.as_str())
+    })
+    .await;
+    assert!(
+        a.seen.lock().unwrap().keyframe_requests >= 1,
+        "the SFU asked for a keyframe"
+    );
+
+    // A leaves: its tracks go, for everyone.
+    a.send(Cmd::Send(json!({"type": "leave"})));
+    b.until("A's tracks unpublished", |s| {
+        s.messages
+            .iter()
+            .filter(|m| m["type"] == "track_unpublished")
+            .count()
+            == 2
+    })
+    .await;
+    let gone: Vec<Value> = b.message("track_unpublished");
+    assert!(gone.iter().all(|m| m["peerId"] == a.id.as_str()));
+    a.send(Cmd::Stop);
+    b.send(Cmd::Stop);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_media_signaling_is_refused_and_the_call_goes_on() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    let host = s.account("Host").await;
+    let code = s.meeting(&host, "Media").await;
+    let a = Client::join(&s, "A", &code).await;
+    let b = Client::join(&s, "B", &code).await;
+    a.send(Cmd::Publish);
+    b.until("video flowing", |s| s.video.len() >= 10).await;
+
+    let token = s.guest("Mallory").await;
+    let (mut m, _) = s.join(&token, &code).await;
+    let cases = [
+        (
+            json!({"type": "offer", "target": "sfu", "transport": "publish", "sdp": "v=0\r\ngarbage"}),
+            "bad_sdp",
+        ),
+        (
+            json!({"type": "offer", "target": "sfu", "transport": "subscribe", "sdp": "v=0"}),
+            "invalid_message",
+        ),
+        (
+            json!({"type": "offer", "target": "sfu", "sdp": "v=0"}),
+            "invalid_message",
+        ),
+        (
+            json!({"type": "answer", "target": "sfu", "transport": "subscribe", "sdp": "v=0"}),
+            "bad_sdp",
+        ),
+        (
+            json!({"type": "ice-candidate", "target": "sfu", "transport": "publish", "candidate": {"candidate": "candidate:1 1 udp 1 127.0.0.1 9 typ host"}}),
+            "peer_not_found",
+        ),
+        (
+            json!({"type": "subscribe", "trackId": "t_nope"}),
+            "not_found",
+        ),
+    ];
+    for (msg, code) in cases {
+        m.send(msg.clone()).await;
+        let e = m.expect("error").await;
+        assert_eq!(e["code"], code, "{msg}: {e}");
+    }
+    // The call carried on meanwhile.
+    let before = b.seen.lock().unwrap().video.len();
+    b.until("more video", |s| s.video.len() > before + 10).await;
+
+    // A peer-to-peer meeting has no SFU to talk to.
+    let (_, p2p) = s
+        .post(
+            "/api/meetings",
+            Some(&host),
+            json!({"title": "Direct", "mediaMode": "p2p"}),
+        )
+        .await;
+    let (mut d, _) = s
+        .join(&s.guest("D").await, p2p["code"].as_str().unwrap())
+        .await;
+    d.send(json!({"type": "offer", "target": "sfu", "transport": "publish", "sdp": "v=0"}))
+        .await;
+    d.expect_error("invalid_message").await;
+    a.send(Cmd::Stop);
+    b.send(Cmd::Stop);
+}
