@@ -84,19 +84,6 @@ enum Cmd {
     Stop,
 }
 
-fn frame(n: u8, key: bool) -> Vec<u8> {
-    let mut au = Vec::new();
-    if key {
-        au.extend_from_slice(&[0, 0, 0, 1, 0x67, 0x42, 0xe0, 0x1f, n]);
-        au.extend_from_slice(&[0, 0, 0, 1, 0x68, 0xce, 0x3c, 0x80]);
-        au.extend_from_slice(&[0, 0, 0, 1, 0x65, n]);
-    } else {
-        au.extend_from_slice(&[0, 0, 0, 1, 0x41, n]);
-    }
-    au.extend(std::iter::repeat_n(n, 2500));
-    au
-}
-
 /// A client as a task: signaling, a publish and a subscribe transport, a 30 fps sender.
 struct Client {
     cmds: mpsc::UnboundedSender<Cmd>,
@@ -198,7 +185,12 @@ async fn run(mut ws: WsClient, mut cmds: mpsc::UnboundedReceiver<Cmd>, seen: Arc
                         .find(|p| p.spec().codec == Codec::H264)
                         .map(|p| p.pt());
                     if let Some(pt) = pt {
-                        let _ = w.write(pt, now, t90, frame(frame_no, key));
+                        let _ = w.write(
+                            pt,
+                            now,
+                            t90,
+                            parlor_testkit::media::h264_access_unit(frame_no, key, 2500),
+                        );
                     }
                 }
                 if let Some(w) = publish.rtc.writer(audio) {
@@ -248,14 +240,20 @@ async fn run(mut ws: WsClient, mut cmds: mpsc::UnboundedReceiver<Cmd>, seen: Arc
     }
 }
 
+/// A meeting where A publishes and B subscribes.
+async fn call(s: &TestServer) -> (String, String, Client, Client) {
+    let host = s.account("Host").await;
+    let code = s.meeting(&host, "Media").await;
+    let a = Client::join(s, "A", &code).await;
+    let b = Client::join(s, "B", &code).await;
+    a.send(Cmd::Publish);
+    (host, code, a, b)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publisher_reaches_every_subscriber_through_the_sfu() {
     let s = TestServer::start(Backend::Sqlite).await;
-    let host = s.account("Host").await;
-    let code = s.meeting(&host, "Media").await;
-    let a = Client::join(&s, "A", &code).await;
-    let b = Client::join(&s, "B", &code).await;
-    a.send(Cmd::Publish);
+    let (_, code, a, b) = call(&s).await;
     a.until("A's publish transport connects", |s| s.connected_publish)
         .await;
     // Everyone hears about both tracks; the late joiner finds them in `joined`.
@@ -327,11 +325,7 @@ async fn publisher_reaches_every_subscriber_through_the_sfu() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_media_signaling_is_refused_and_the_call_goes_on() {
     let s = TestServer::start(Backend::Sqlite).await;
-    let host = s.account("Host").await;
-    let code = s.meeting(&host, "Media").await;
-    let a = Client::join(&s, "A", &code).await;
-    let b = Client::join(&s, "B", &code).await;
-    a.send(Cmd::Publish);
+    let (host, code, a, b) = call(&s).await;
     b.until("video flowing", |s| s.video.len() >= 10).await;
 
     let token = s.guest("Mallory").await;

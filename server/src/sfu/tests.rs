@@ -18,21 +18,6 @@ use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
 const SFU: &str = "10.0.0.1:5000";
 const STEP: Duration = Duration::from_millis(5);
 
-/// An Annex-B access unit: SPS + PPS + IDR slice for keyframes, a non-IDR slice otherwise.
-/// The first payload byte after each header carries the frame number, to check delivery.
-fn h264_frame(n: u8, key: bool) -> Vec<u8> {
-    let mut au = Vec::new();
-    if key {
-        au.extend_from_slice(&[0, 0, 0, 1, 0x67, 0x42, 0xe0, 0x1f, n]);
-        au.extend_from_slice(&[0, 0, 0, 1, 0x68, 0xce, 0x3c, 0x80]);
-        au.extend_from_slice(&[0, 0, 0, 1, 0x65, n]);
-    } else {
-        au.extend_from_slice(&[0, 0, 0, 1, 0x41, n]);
-    }
-    au.extend(std::iter::repeat_n(n, 1500)); // spans several packets (FU-A)
-    au
-}
-
 struct Client {
     id: ParticipantId,
     rtc: Rtc,
@@ -222,7 +207,12 @@ impl Net {
         c.rtc
             .writer(mid)
             .unwrap()
-            .write(pt, now, rtp_time, h264_frame(n, key))
+            .write(
+                pt,
+                now,
+                rtp_time,
+                parlor_testkit::media::h264_access_unit(n, key, 1500),
+            )
             .unwrap();
         self.pump();
     }
