@@ -4,7 +4,9 @@
 # Usage: scripts/ensure-deps.sh [test]   — "test" adds the servers the test suite starts.
 set -euo pipefail
 
-packages=(pkg-config build-essential ca-certificates curl)
+# Building: C/C++ for the codecs (openh264, libopus via cmake), libclang for the V4L2
+# bindings, ALSA headers for audio.
+packages=(pkg-config build-essential ca-certificates curl cmake nasm libclang-dev libasound2-dev libv4l-dev libopus-dev)
 if [[ "${1:-}" == "test" ]]; then
   packages+=(postgresql redis-server)
 fi
