@@ -7,6 +7,7 @@
 //!   and corrupt frames and measure glass-to-glass latency.
 //! - [`frame`]: I420 pictures and 20 ms audio frames.
 
+pub mod call;
 pub mod capture;
 pub mod codec;
 pub mod frame;

@@ -555,11 +555,23 @@ impl SfuCore {
     fn on_event(&mut self, now: Instant, key: &PeerKey, event: Event) -> Vec<PeerKey> {
         match event {
             Event::Connected => {
-                if let Some(p) = self.peers.get_mut(key) {
-                    p.connected = true;
-                }
+                let waiting: Vec<TrackId> = match self.peers.get_mut(key) {
+                    Some(p) => {
+                        p.connected = true;
+                        p.outs
+                            .iter()
+                            .filter(|o| o.waiting_keyframe)
+                            .map(|o| o.track.clone())
+                            .collect()
+                    }
+                    None => Vec::new(),
+                };
                 tracing::debug!(peer = %key.0, transport = key.1.as_str(), "media connected");
-                Vec::new()
+                // Keyframes sent before this subscriber could receive them were lost to it.
+                waiting
+                    .iter()
+                    .filter_map(|t| self.request_keyframe(now, t))
+                    .collect()
             }
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
                 if let Some(p) = self.peers.get_mut(key) {

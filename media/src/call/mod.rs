@@ -1,0 +1,341 @@
+//! A call: signaling with `parlor-server`, the publish and subscribe transports to its SFU,
+//! capture → encode → send, and receive → decode → measure.
+
+mod keyframe;
+mod peer;
+mod receive;
+mod send;
+pub mod signaling;
+pub mod stats;
+
+use crate::capture::CaptureError;
+use crate::codec::CodecError;
+use parlor_protocol::signal::{ClientMessage, ServerMessage, Target, TrackInfo, TransportKind};
+use parlor_protocol::{ErrorBody, MeetingCode};
+use rtc::peer_connection::sdp::RTCSessionDescription;
+use signaling::Signaling;
+use stats::{CallReport, LocalTrackStats, RemoteTrack};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, Notify};
+use webrtc::peer_connection::{
+    PeerConnection, PeerConnectionEventHandler, RTCIceGatheringState, RTCPeerConnectionState,
+};
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CallError {
+    #[error("signaling: {0}")]
+    Signaling(String),
+    #[error("the server refused: {0}")]
+    Server(ErrorBody),
+    #[error("WebRTC: {0}")]
+    WebRtc(String),
+    #[error(transparent)]
+    Codec(#[from] CodecError),
+    #[error(transparent)]
+    Capture(#[from] CaptureError),
+}
+
+/// Where a track's media comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    Synthetic,
+    Device(String),
+}
+
+#[derive(Clone, Debug)]
+pub struct CallConfig {
+    /// `http://host:port` of a `parlor-server`.
+    pub server: String,
+    pub room: String,
+    pub name: String,
+    /// `None`: send no video.
+    pub camera: Option<Source>,
+    /// `None`: send no audio.
+    pub mic: Option<Source>,
+    pub width: usize,
+    pub height: usize,
+    pub fps: u32,
+    pub video_bitrate_bps: u32,
+    /// Local address the media sockets bind to.
+    pub bind_ip: std::net::IpAddr,
+}
+
+/// What a running call reports.
+#[derive(Clone, Debug)]
+pub enum CallEvent {
+    Joined { participant_id: String },
+    PeerJoined { peer_id: String, name: String },
+    PeerLeft { peer_id: String },
+    TrackAdded(TrackInfo),
+    TrackRemoved(TrackInfo),
+    ActiveSpeakers(Vec<String>),
+    Error(String),
+    Ended,
+}
+
+/// What a running call can be told.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Control {
+    Mic(bool),
+    Camera(bool),
+    Leave,
+}
+
+/// State shared by the call's tasks and threads.
+pub(crate) struct Shared {
+    pub joined_at: Instant,
+    pub remote: Mutex<HashMap<String, RemoteTrack>>,
+    pub local: Mutex<HashMap<&'static str, LocalTrackStats>>,
+    pub mic_on: AtomicBool,
+    pub camera_on: AtomicBool,
+    pub stopping: AtomicBool,
+}
+
+impl Shared {
+    pub fn report(&self, participant_id: &str) -> CallReport {
+        let mut remote: Vec<_> = self
+            .remote
+            .lock()
+            .map(|r| r.values().map(RemoteTrack::snapshot).collect())
+            .unwrap_or_default();
+        remote.sort_by(|a, b| (&a.peer_id, &a.kind).cmp(&(&b.peer_id, &b.kind)));
+        let mut local: Vec<_> = self
+            .local
+            .lock()
+            .map(|l| l.values().cloned().collect())
+            .unwrap_or_default();
+        local.sort_by(|a, b| a.kind.cmp(&b.kind));
+        CallReport {
+            participant_id: participant_id.to_owned(),
+            duration_s: self.joined_at.elapsed().as_secs_f64(),
+            remote,
+            local,
+        }
+    }
+}
+
+pub(crate) struct Events {
+    gathered: Notify,
+    connected: Notify,
+    failed: AtomicBool,
+}
+
+struct PublishHandler(Arc<Events>);
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for PublishHandler {
+    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
+        if state == RTCIceGatheringState::Complete {
+            self.0.gathered.notify_one();
+        }
+    }
+
+    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
+        match state {
+            RTCPeerConnectionState::Connected => self.0.connected.notify_one(),
+            RTCPeerConnectionState::Failed => self.0.failed.store(true, Ordering::Relaxed),
+            _ => {}
+        }
+    }
+}
+
+/// Waits for ICE gathering to finish (host candidates only: quick), so the SDP sent to the
+/// ICE-lite SFU carries our candidates.
+async fn local_sdp(pc: &Arc<dyn PeerConnection>, events: &Events) -> Result<String, CallError> {
+    let _ = tokio::time::timeout(Duration::from_secs(5), events.gathered.notified()).await;
+    pc.local_description()
+        .await
+        .map(|d| d.sdp)
+        .ok_or_else(|| CallError::WebRtc("no local description".into()))
+}
+
+fn sdp_error(e: impl std::fmt::Display) -> CallError {
+    CallError::WebRtc(format!("SDP: {e}"))
+}
+
+/// Runs a call until `duration` passes, the meeting ends or [`Control::Leave`] arrives.
+pub async fn run(
+    config: CallConfig,
+    duration: Option<Duration>,
+    mut controls: mpsc::UnboundedReceiver<Control>,
+    events: mpsc::UnboundedSender<CallEvent>,
+) -> Result<CallReport, CallError> {
+    let token = signaling::guest_token(&config.server, &config.name).await?;
+    let mut sig = Signaling::connect(&config.server, &token.token).await?;
+    let shared = Arc::new(Shared {
+        joined_at: Instant::now(),
+        remote: Mutex::default(),
+        local: Mutex::default(),
+        mic_on: AtomicBool::new(true),
+        camera_on: AtomicBool::new(true),
+        stopping: AtomicBool::new(false),
+    });
+    sig.send(&ClientMessage::Join {
+        room_id: MeetingCode(config.room.clone()),
+        resume_token: None,
+        request_id: None,
+    })
+    .await?;
+    let participant_id = loop {
+        match sig.recv().await {
+            Some(Ok(ServerMessage::Joined { participant_id, .. })) => break participant_id,
+            Some(Ok(ServerMessage::Error(e))) => return Err(CallError::Server(e)),
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => return Err(e),
+            None => return Err(CallError::Signaling("closed before joining".into())),
+        }
+    };
+    let _ = events.send(CallEvent::Joined {
+        participant_id: participant_id.to_string(),
+    });
+
+    let runtime = webrtc::runtime::default_runtime()
+        .ok_or_else(|| CallError::WebRtc("no async runtime".into()))?;
+    let initial_bps = f64::from(config.video_bitrate_bps);
+    let sub_events = Arc::new(Events {
+        gathered: Notify::new(),
+        connected: Notify::new(),
+        failed: AtomicBool::new(false),
+    });
+    let subscribe = peer::build(
+        runtime.clone(),
+        Arc::new(receive::SubscribeHandler::new(
+            shared.clone(),
+            runtime.clone(),
+            sub_events.clone(),
+        )),
+        config.bind_ip,
+        initial_bps,
+    )
+    .await?;
+    let pub_events = Arc::new(Events {
+        gathered: Notify::new(),
+        connected: Notify::new(),
+        failed: AtomicBool::new(false),
+    });
+    let publish = peer::build(
+        runtime.clone(),
+        Arc::new(PublishHandler(pub_events.clone())),
+        config.bind_ip,
+        initial_bps,
+    )
+    .await?;
+    let tracks = send::add_tracks(&publish, &config).await?;
+    if tracks.any() {
+        let offer = publish.create_offer(None).await.map_err(sdp_error)?;
+        publish
+            .set_local_description(offer)
+            .await
+            .map_err(sdp_error)?;
+        let sdp = local_sdp(&publish, &pub_events).await?;
+        sig.send(&ClientMessage::Offer {
+            peer_id: None,
+            target: Some(Target::Sfu),
+            transport: Some(TransportKind::Publish),
+            sdp,
+            request_id: None,
+        })
+        .await?;
+    }
+
+    let deadline = duration.map(|d| tokio::time::Instant::now() + d);
+    let mut senders_started = false;
+    let mut subscribe_gathered = false;
+    let result = loop {
+        tokio::select! {
+            msg = sig.recv() => {
+                let msg = match msg {
+                    Some(Ok(m)) => m,
+                    Some(Err(e)) => break Err(e),
+                    None => break Err(CallError::Signaling("the server closed the connection".into())),
+                };
+                match msg {
+                    ServerMessage::Answer { target: Some(Target::Sfu), sdp, .. } => {
+                        let answer = RTCSessionDescription::answer(sdp).map_err(sdp_error)?;
+                        publish.set_remote_description(answer).await.map_err(sdp_error)?;
+                    }
+                    ServerMessage::Offer { target: Some(Target::Sfu), sdp, .. } => {
+                        let offer = RTCSessionDescription::offer(sdp).map_err(sdp_error)?;
+                        subscribe.set_remote_description(offer).await.map_err(sdp_error)?;
+                        let answer = subscribe.create_answer(None).await.map_err(sdp_error)?;
+                        subscribe.set_local_description(answer).await.map_err(sdp_error)?;
+                        let sdp = if subscribe_gathered {
+                            subscribe.local_description().await.map(|d| d.sdp).unwrap_or_default()
+                        } else {
+                            subscribe_gathered = true;
+                            local_sdp(&subscribe, &sub_events).await?
+                        };
+                        sig.send(&ClientMessage::Answer {
+                            peer_id: None,
+                            target: Some(Target::Sfu),
+                            transport: Some(TransportKind::Subscribe),
+                            sdp,
+                            request_id: None,
+                        })
+                        .await?;
+                    }
+                    ServerMessage::PeerJoined { peer_id, display_name, .. } => {
+                        let _ = events.send(CallEvent::PeerJoined { peer_id: peer_id.0, name: display_name });
+                    }
+                    ServerMessage::PeerLeft { peer_id, .. } => {
+                        let _ = events.send(CallEvent::PeerLeft { peer_id: peer_id.0 });
+                    }
+                    ServerMessage::TrackPublished(t) => { let _ = events.send(CallEvent::TrackAdded(t)); }
+                    ServerMessage::TrackUnpublished(t) => { let _ = events.send(CallEvent::TrackRemoved(t)); }
+                    ServerMessage::ActiveSpeakers { peer_ids } => {
+                        let _ = events.send(CallEvent::ActiveSpeakers(peer_ids.into_iter().map(|p| p.0).collect()));
+                    }
+                    ServerMessage::Error(e) => { let _ = events.send(CallEvent::Error(e.to_string())); }
+                    ServerMessage::MeetingEnded { .. } | ServerMessage::Removed { .. } => {
+                        let _ = events.send(CallEvent::Ended);
+                        break Ok(());
+                    }
+                    _ => {}
+                }
+            }
+            () = pub_events.connected.notified(), if !senders_started => {
+                senders_started = true;
+                send::start(&tracks, &config, shared.clone(), publish.clone()).await?;
+            }
+            control = controls.recv() => match control {
+                Some(c @ (Control::Mic(_) | Control::Camera(_))) => {
+                    match c {
+                        Control::Mic(on) => shared.mic_on.store(on, Ordering::Relaxed),
+                        Control::Camera(on) => shared.camera_on.store(on, Ordering::Relaxed),
+                        Control::Leave => {}
+                    }
+                    sig.send(&ClientMessage::MediaState {
+                        mic: shared.mic_on.load(Ordering::Relaxed),
+                        camera: shared.camera_on.load(Ordering::Relaxed),
+                        request_id: None,
+                    }).await?;
+                }
+                Some(Control::Leave) | None => {
+                    let _ = sig.send(&ClientMessage::Leave { request_id: None }).await;
+                    break Ok(());
+                }
+            },
+            () = sleep_until(deadline) => {
+                let _ = sig.send(&ClientMessage::Leave { request_id: None }).await;
+                break Ok(());
+            }
+        }
+    };
+    shared.stopping.store(true, Ordering::Relaxed);
+    receive::fill_transport_stats(&subscribe, &shared).await;
+    send::fill_transport_stats(&publish, &shared).await;
+    let _ = publish.close().await;
+    let _ = subscribe.close().await;
+    result.map(|()| shared.report(participant_id.as_str()))
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}

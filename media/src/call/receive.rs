@@ -1,0 +1,254 @@
+//! Receiving: each remote track's RTP is reassembled into frames, decoded (video on a thread
+//! of its own), checked and measured. A frame the decoder refuses, or a gap in the packets,
+//! asks the sender for a keyframe.
+
+use super::stats::RemoteTrack;
+use super::{Events, Shared};
+use crate::codec::h264::H264Decoder;
+use crate::codec::opus::OpusDecoder;
+use crate::stamp;
+use rtc::media::io::sample_builder::SampleBuilder;
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtp::codec::h264::H264Packet;
+use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
+use rtc::statistics::StatsSelector;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc as std_mpsc, Arc};
+use std::time::{Duration, Instant, SystemTime};
+use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
+use webrtc::peer_connection::{PeerConnection, PeerConnectionEventHandler, RTCIceGatheringState};
+use webrtc::runtime::Runtime;
+
+/// Keyframe requests from this client are at most this frequent per track.
+const PLI_INTERVAL: Duration = Duration::from_millis(500);
+
+pub struct SubscribeHandler {
+    shared: Arc<Shared>,
+    runtime: Arc<dyn Runtime>,
+    events: Arc<Events>,
+}
+
+impl SubscribeHandler {
+    pub(super) fn new(shared: Arc<Shared>, runtime: Arc<dyn Runtime>, events: Arc<Events>) -> Self {
+        Self {
+            shared,
+            runtime,
+            events,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for SubscribeHandler {
+    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
+        if state == RTCIceGatheringState::Complete {
+            self.events.gathered.notify_one();
+        }
+    }
+
+    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
+        // The SFU names each track's publisher in the msid stream and the track in its id.
+        let peer_id = track.stream_id().await.to_string();
+        let track_id = track.track_id().await.to_string();
+        let kind = track.kind().await;
+        let key = format!("{peer_id}/{track_id}");
+        let label = if kind == RtpCodecKind::Video {
+            "video"
+        } else {
+            "audio"
+        };
+        if let Ok(mut remote) = self.shared.remote.lock() {
+            remote.insert(key.clone(), RemoteTrack::new(peer_id, track_id, label));
+        }
+        let shared = self.shared.clone();
+        if kind == RtpCodecKind::Video {
+            self.runtime.spawn(Box::pin(read_video(track, key, shared)));
+        } else {
+            self.runtime.spawn(Box::pin(read_audio(track, key, shared)));
+        }
+    }
+}
+
+fn with_track(shared: &Shared, key: &str, f: impl FnOnce(&mut RemoteTrack)) {
+    if let Ok(mut remote) = shared.remote.lock() {
+        if let Some(t) = remote.get_mut(key) {
+            f(t);
+        }
+    }
+}
+
+/// Counts packets and losses from sequence numbers.
+#[derive(Default)]
+struct SeqTracker {
+    last: Option<u16>,
+}
+
+impl SeqTracker {
+    /// Packets lost before this one (0 for in-order, duplicates and late ones).
+    fn next(&mut self, seq: u16) -> u64 {
+        let lost = match self.last {
+            Some(last) => {
+                let gap = seq.wrapping_sub(last);
+                if gap == 0 || gap > 0x8000 {
+                    return 0;
+                }
+                u64::from(gap - 1)
+            }
+            None => 0,
+        };
+        self.last = Some(seq);
+        lost
+    }
+}
+
+/// The track's next RTP packet, counted (and its losses) in the track's stats; `None` when
+/// the track ends or the call stops.
+async fn next_packet(
+    track: &Arc<dyn TrackRemote>,
+    seq: &mut SeqTracker,
+    shared: &Shared,
+    key: &str,
+) -> Option<rtc::rtp::Packet> {
+    while !shared.stopping.load(Ordering::Relaxed) {
+        match track.poll().await? {
+            TrackRemoteEvent::OnRtpPacket(packet) => {
+                let lost = seq.next(packet.header.sequence_number);
+                with_track(shared, key, |t| {
+                    t.stats.packets_received += 1;
+                    t.stats.packets_lost += lost;
+                });
+                return Some(packet);
+            }
+            TrackRemoteEvent::OnEnded => return None,
+            _ => {}
+        }
+    }
+    None
+}
+
+async fn read_video(track: Arc<dyn TrackRemote>, key: String, shared: Arc<Shared>) {
+    let media_ssrc = track.ssrcs().await.first().copied().unwrap_or_default();
+    let mut builder = SampleBuilder::new(512, H264Packet::default(), 90_000);
+    let mut seq = SeqTracker::default();
+    let wants_key = Arc::new(AtomicBool::new(true));
+    let mut last_pli: Option<Instant> = None;
+    let (tx, rx) = std_mpsc::sync_channel::<Vec<u8>>(8);
+    spawn_decoder(rx, key.clone(), shared.clone(), wants_key.clone());
+    while let Some(packet) = next_packet(&track, &mut seq, &shared, &key).await {
+        let now = Instant::now();
+        builder.push(now, packet);
+        while let Some(sample) = builder.pop(now) {
+            if sample.prev_dropped_packets > 0 {
+                wants_key.store(true, Ordering::Relaxed);
+            }
+            with_track(&shared, &key, |t| t.received(sample.data.len()));
+            // A full queue means decoding fell behind: drop, and recover on a keyframe.
+            if tx.try_send(sample.data.to_vec()).is_err() {
+                wants_key.store(true, Ordering::Relaxed);
+            }
+        }
+        let due = last_pli.is_none_or(|t| t.elapsed() >= PLI_INTERVAL);
+        if due && wants_key.swap(false, Ordering::Relaxed) {
+            last_pli = Some(Instant::now());
+            let pli = PictureLossIndication {
+                sender_ssrc: 0,
+                media_ssrc,
+            };
+            if track.write_rtcp(vec![Box::new(pli)]).await.is_ok() {
+                with_track(&shared, &key, |t| t.stats.keyframe_requests += 1);
+            }
+        }
+    }
+}
+
+fn spawn_decoder(
+    rx: std_mpsc::Receiver<Vec<u8>>,
+    key: String,
+    shared: Arc<Shared>,
+    wants_key: Arc<AtomicBool>,
+) {
+    std::thread::spawn(move || {
+        let Ok(mut decoder) = H264Decoder::new() else {
+            return;
+        };
+        // Until the first keyframe, deltas cannot be decoded: they are not corrupt, just early.
+        let mut synced = false;
+        while let Ok(au) = rx.recv() {
+            let keyframe = au_has_idr(&au);
+            if !synced && !keyframe {
+                continue;
+            }
+            synced = true;
+            match decoder.decode(&au) {
+                Ok(Some(picture)) => {
+                    let now = SystemTime::now();
+                    let stamp = stamp::read(&picture).map(|s| (s.frame_number, s.age(now)));
+                    with_track(&shared, &key, |t| t.decoded(shared.joined_at, stamp));
+                }
+                Ok(None) => {}
+                Err(_) => {
+                    with_track(&shared, &key, RemoteTrack::corrupt);
+                    wants_key.store(true, Ordering::Relaxed);
+                    synced = false;
+                }
+            }
+        }
+    });
+}
+
+/// Whether an Annex-B access unit holds an IDR slice.
+fn au_has_idr(au: &[u8]) -> bool {
+    au.windows(4)
+        .any(|w| w[..3] == [0, 0, 1] && w[3] & 0x1f == 5)
+}
+
+async fn read_audio(track: Arc<dyn TrackRemote>, key: String, shared: Arc<Shared>) {
+    let Ok(mut decoder) = OpusDecoder::new() else {
+        return;
+    };
+    let mut seq = SeqTracker::default();
+    while let Some(packet) = next_packet(&track, &mut seq, &shared, &key).await {
+        let ok = decoder.decode(&packet.payload).is_ok();
+        with_track(&shared, &key, |t| {
+            t.received(packet.payload.len());
+            if ok {
+                t.decoded(shared.joined_at, None);
+            } else {
+                t.corrupt();
+            }
+        });
+    }
+}
+
+/// NACK counts from the transport's own statistics.
+pub async fn fill_transport_stats(pc: &Arc<dyn PeerConnection>, shared: &Shared) {
+    let report = pc.get_stats(Instant::now(), StatsSelector::None).await;
+    let nacks: Vec<(String, u32)> = report
+        .inbound_rtp_streams()
+        .map(|s| (s.track_identifier.clone(), s.nack_count))
+        .collect();
+    if let Ok(mut remote) = shared.remote.lock() {
+        for t in remote.values_mut() {
+            if let Some((_, n)) = nacks.iter().find(|(id, _)| *id == t.stats.track_id) {
+                t.stats.nacks_sent = u64::from(*n);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn losses_from_sequence_numbers() {
+        let mut s = SeqTracker::default();
+        assert_eq!(s.next(65534), 0);
+        assert_eq!(s.next(65535), 0);
+        assert_eq!(s.next(2), 2, "across the wrap, 0 and 1 lost");
+        assert_eq!(s.next(1), 0, "late packet");
+        assert_eq!(s.next(2), 0, "duplicate");
+        assert!(au_has_idr(&[0, 0, 0, 1, 0x67, 1, 0, 0, 1, 0x65, 9]));
+        assert!(!au_has_idr(&[0, 0, 0, 1, 0x41, 1]));
+    }
+}
