@@ -1,0 +1,214 @@
+//! End to end: a real `parlor-server` and real `parlor-client` processes with synthetic media
+//! in one meeting. Everyone decodes everyone else's video in order with no corrupt frames and
+//! receives their audio; a leaver's tracks go for the others; a late joiner starts on a
+//! requested keyframe; a muted microphone sends no more audio.
+
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+use parlor_server::config::{Config, Seconds};
+use serde_json::{json, Value};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+struct Server {
+    url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    _data: tempfile::TempDir,
+}
+
+async fn server() -> Server {
+    let data = tempfile::tempdir().unwrap();
+    let config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: data.path().to_owned(),
+        media_port: 0,
+        reconnect_grace: Seconds(Duration::from_secs(2)),
+        ..Config::default()
+    };
+    let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(parlor_server::run(config, listener, async {
+        let _ = stopped.await;
+    }));
+    Server {
+        url,
+        stop: Some(stop),
+        _data: data,
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+async fn meeting(server: &str) -> String {
+    let http = reqwest::Client::new();
+    let body = json!({"email": "host@example.test", "password": "correct horse", "name": "Host"});
+    http.post(format!("{server}/api/users"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let login: Value = http
+        .post(format!("{server}/api/auth/login"))
+        .json(&json!({"email": "host@example.test", "password": "correct horse"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let m: Value = http
+        .post(format!("{server}/api/meetings"))
+        .bearer_auth(login["token"].as_str().unwrap())
+        .json(&json!({"title": "End to end"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    m["code"].as_str().unwrap().to_owned()
+}
+
+fn client(server: &str, room: &str, name: &str, secs: u32, stats: &Path, extra: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_parlor-client"))
+        .args(["join", "--server", server, "--room", room, "--name", name])
+        .args(["--size", "320x180", "--fps", "15", "--bitrate", "300"])
+        .args(["--duration", &format!("{secs}s")])
+        .arg("--stats-json")
+        .arg(stats)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits for a client to finish; returns its stats and what it printed on stderr.
+fn finish(child: Child, stats: &Path) -> (Value, String) {
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "client failed: {stderr}");
+    let report: Value = serde_json::from_slice(&std::fs::read(stats).unwrap()).unwrap();
+    (report, stderr)
+}
+
+async fn finished(child: Child, stats: std::path::PathBuf) -> (Value, String) {
+    tokio::task::spawn_blocking(move || finish(child, &stats))
+        .await
+        .unwrap()
+}
+
+fn remote<'a>(report: &'a Value, peer: &Value, kind: &str) -> Option<&'a Value> {
+    report["remote"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["peerId"] == *peer && t["kind"] == kind)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_clients_and_a_late_joiner() {
+    let s = server().await;
+    let room = meeting(&s.url).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = |n: &str| dir.path().join(format!("{n}.json"));
+
+    let a = client(&s.url, &room, "A", 16, &path("a"), &[]);
+    let b = client(&s.url, &room, "B", 16, &path("b"), &["--mute-after", "5s"]);
+    let c = client(&s.url, &room, "C", 7, &path("c"), &[]);
+    tokio::time::sleep(Duration::from_secs(9)).await;
+    let d = client(&s.url, &room, "D", 6, &path("d"), &[]);
+
+    let (c_report, _) = finished(c, path("c")).await;
+    let (d_report, _) = finished(d, path("d")).await;
+    let (a_report, a_log) = finished(a, path("a")).await;
+    let (b_report, _) = finished(b, path("b")).await;
+    let id = |r: &Value| r["participantId"].clone();
+
+    // A, B and C were together: each decoded the other two's video, in order, uncorrupted,
+    // and received their audio.
+    for (me, others) in [
+        (&a_report, [&b_report, &c_report]),
+        (&b_report, [&a_report, &c_report]),
+        (&c_report, [&a_report, &b_report]),
+    ] {
+        for other in others {
+            let v = remote(me, &id(other), "video")
+                .unwrap_or_else(|| panic!("{} has no video from {}: {me}", id(me), id(other)));
+            assert!(v["framesDecoded"].as_u64().unwrap() >= 30, "{v}");
+            assert_eq!(v["framesCorrupt"], 0, "{v}");
+            assert_eq!(v["outOfOrder"], 0, "frame numbers strictly increase: {v}");
+            let au = remote(me, &id(other), "audio").unwrap();
+            assert!(au["framesDecoded"].as_u64().unwrap() >= 100, "{au}");
+        }
+    }
+
+    // C left after 7 s: A saw both of C's tracks go.
+    let c_id = id(&c_report);
+    let gone = a_log
+        .lines()
+        .filter(|l| l.contains(&format!("from {} gone", c_id.as_str().unwrap())))
+        .count();
+    assert_eq!(gone, 2, "A saw C's tracks go: {a_log}");
+
+    // D joined late: its first frames came after keyframe requests, decoded cleanly.
+    for other in [&a_report, &b_report] {
+        let v = remote(&d_report, &id(other), "video").unwrap();
+        assert!(v["framesDecoded"].as_u64().unwrap() >= 20, "{v}");
+        assert_eq!(v["framesCorrupt"], 0, "{v}");
+        assert!(v["firstFrameMs"].as_f64().is_some(), "{v}");
+    }
+    let requested: u64 = [&a_report, &b_report]
+        .iter()
+        .filter_map(|r| {
+            r["local"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|t| t["kind"] == "video")
+        })
+        .map(|t| t["keyframeRequestsReceived"].as_u64().unwrap())
+        .sum();
+    assert!(
+        requested >= 2,
+        "publishers were asked for keyframes: {requested}"
+    );
+
+    // B muted after 5 s of its 16: it sent well under half the audio A did, and A received no
+    // more of B's audio than B sent.
+    let b_audio_sent = b_report["local"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["kind"] == "audio")
+        .unwrap()["framesSent"]
+        .as_u64()
+        .unwrap();
+    let a_from_b = remote(&a_report, &id(&b_report), "audio").unwrap()["framesReceived"]
+        .as_u64()
+        .unwrap();
+    let a_audio_sent = a_report["local"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["kind"] == "audio")
+        .unwrap()["framesSent"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        a_from_b <= b_audio_sent,
+        "nothing after muting: {a_from_b} > {b_audio_sent}"
+    );
+    assert!(
+        b_audio_sent * 2 < a_audio_sent,
+        "B stopped sending: {b_audio_sent} vs {a_audio_sent}"
+    );
+}
