@@ -106,6 +106,17 @@ async fn finished(child: Child, stats: std::path::PathBuf) -> (Value, String) {
         .unwrap()
 }
 
+/// A number from the stats of one of the client's own tracks.
+fn local(report: &Value, kind: &str, field: &str) -> u64 {
+    report["local"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["kind"] == kind)
+        .and_then(|t| t[field].as_u64())
+        .unwrap_or_else(|| panic!("no {kind} {field} in {report}"))
+}
+
 fn remote<'a>(report: &'a Value, peer: &Value, kind: &str) -> Option<&'a Value> {
     report["remote"]
         .as_array()
@@ -168,14 +179,7 @@ async fn three_clients_and_a_late_joiner() {
     }
     let requested: u64 = [&a_report, &b_report]
         .iter()
-        .filter_map(|r| {
-            r["local"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|t| t["kind"] == "video")
-        })
-        .map(|t| t["keyframeRequestsReceived"].as_u64().unwrap())
+        .map(|r| local(r, "video", "keyframeRequestsReceived"))
         .sum();
     assert!(
         requested >= 2,
@@ -184,23 +188,9 @@ async fn three_clients_and_a_late_joiner() {
 
     // B muted after 5 s of its 16: it sent well under half the audio A did, and A received no
     // more of B's audio than B sent.
-    let b_audio_sent = b_report["local"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["kind"] == "audio")
-        .unwrap()["framesSent"]
-        .as_u64()
-        .unwrap();
+    let b_audio_sent = local(&b_report, "audio", "framesSent");
+    let a_audio_sent = local(&a_report, "audio", "framesSent");
     let a_from_b = remote(&a_report, &id(&b_report), "audio").unwrap()["framesReceived"]
-        .as_u64()
-        .unwrap();
-    let a_audio_sent = a_report["local"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["kind"] == "audio")
-        .unwrap()["framesSent"]
         .as_u64()
         .unwrap();
     assert!(
