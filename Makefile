@@ -5,12 +5,14 @@ SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/parlor/target
 CARGO ?= cargo
 
-.PHONY: help run server build test lint fmt deps test-deps clean
+.PHONY: help run server build client test lint fmt deps test-deps clean bench
 
 help:
 	@echo "make run     build and start Parlor (the server, until the desktop app exists)"
 	@echo "make server  build and start the headless server (release build)"
 	@echo "make test    formatting, lints and every test, on SQLite and PostgreSQL"
+	@echo "make client  build parlor-client, the headless client (release build)"
+	@echo "make bench   codec and SFU benchmarks (release builds, loopback)"
 	@echo "make fmt     format the code"
 
 deps:
@@ -21,6 +23,10 @@ test-deps:
 
 build: deps
 	$(CARGO) build --release -p parlor-server
+
+client: deps
+	$(CARGO) build --release -p parlor-media --bin parlor-client
+	@echo "built $(CARGO_TARGET_DIR)/release/parlor-client"
 
 run: server
 
@@ -33,6 +39,11 @@ lint: deps
 
 test: test-deps lint
 	$(CARGO) test --workspace --locked
+
+bench: test-deps
+	$(CARGO) build --release -p parlor-server -p parlor-media --bins
+	$(CARGO) bench -p parlor-media --bench codec
+	$(CARGO) bench -p parlor-media --bench sfu
 
 fmt:
 	$(CARGO) fmt --all
