@@ -8,6 +8,7 @@
 mod common;
 
 use common::{Backend, TestServer};
+use parlor_server::sfu::tcp::{frame, Deframer};
 use parlor_testkit::WsClient;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
@@ -16,30 +17,124 @@ use std::time::{Duration, Instant};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::format::Codec;
 use str0m::media::{Direction, Frequency, MediaKind, MediaTime, Mid};
-use str0m::net::{Protocol, Receive};
+use str0m::net::{Protocol, Receive, TcpType};
 use str0m::{Candidate, Event, Input, Output, Rtc};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
-/// One WebRTC connection of a client, on its own UDP socket.
+/// How a transport reaches the SFU: UDP, or ICE-TCP (an active candidate connecting to the
+/// SFU's passive one, RFC 4571 framing).
+enum Link {
+    Udp(UdpSocket),
+    Tcp {
+        /// Bound before the offer so the candidate names the address connections come from.
+        socket: Option<tokio::net::TcpSocket>,
+        writer: Option<tokio::net::tcp::OwnedWriteHalf>,
+        tx: mpsc::UnboundedSender<(SocketAddr, Vec<u8>)>,
+        rx: mpsc::UnboundedReceiver<(SocketAddr, Vec<u8>)>,
+    },
+}
+
+/// One WebRTC connection of a client.
 struct Transport {
     rtc: Rtc,
-    socket: UdpSocket,
+    link: Link,
     local: SocketAddr,
     next: Instant,
 }
 
 impl Transport {
-    async fn new() -> Self {
-        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        let local = socket.local_addr().unwrap();
+    async fn new(tcp: bool) -> Self {
         let mut rtc = Rtc::new(Instant::now());
-        rtc.add_local_candidate(Candidate::host(local, "udp").unwrap());
+        let (link, local) = if tcp {
+            let socket = tokio::net::TcpSocket::new_v4().unwrap();
+            socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+            let local = socket.local_addr().unwrap();
+            let c = Candidate::builder()
+                .tcp()
+                .host(local)
+                .tcptype(TcpType::Active)
+                .build();
+            rtc.add_local_candidate(c.unwrap());
+            let (tx, rx) = mpsc::unbounded_channel();
+            (
+                Link::Tcp {
+                    socket: Some(socket),
+                    writer: None,
+                    tx,
+                    rx,
+                },
+                local,
+            )
+        } else {
+            let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let local = socket.local_addr().unwrap();
+            rtc.add_local_candidate(Candidate::host(local, "udp").unwrap());
+            (Link::Udp(socket), local)
+        };
         Self {
             rtc,
-            socket,
+            link,
             local,
             next: Instant::now(),
+        }
+    }
+
+    async fn send(&mut self, to: SocketAddr, data: &[u8]) {
+        match &mut self.link {
+            Link::Udp(socket) => {
+                let _ = socket.send_to(data, to).await;
+            }
+            Link::Tcp {
+                socket, writer, tx, ..
+            } => {
+                if writer.is_none() {
+                    // The first packet opens the connection, from the candidate's address.
+                    let Some(s) = socket.take() else { return };
+                    let Ok(stream) = s.connect(to).await else {
+                        return;
+                    };
+                    let (mut read, write) = stream.into_split();
+                    *writer = Some(write);
+                    let tx = tx.clone();
+                    tokio::spawn(async move {
+                        let mut d = Deframer::default();
+                        let mut buf = vec![0u8; 4096];
+                        while let Ok(n) = read.read(&mut buf).await {
+                            if n == 0 {
+                                break;
+                            }
+                            d.push(&buf[..n]);
+                            while let Some(p) = d.next_packet() {
+                                let _ = tx.send((to, p));
+                            }
+                        }
+                    });
+                }
+                if let (Some(w), Some(framed)) = (writer.as_mut(), frame(data)) {
+                    let _ = w.write_all(&framed).await;
+                }
+            }
+        }
+    }
+
+    async fn recv(&mut self) -> Option<(SocketAddr, Vec<u8>)> {
+        match &mut self.link {
+            Link::Udp(socket) => {
+                let mut buf = vec![0u8; 2048];
+                let (n, from) = socket.recv_from(&mut buf).await.ok()?;
+                buf.truncate(n);
+                Some((from, buf))
+            }
+            Link::Tcp { rx, .. } => rx.recv().await,
+        }
+    }
+
+    fn proto(&self) -> Protocol {
+        match self.link {
+            Link::Udp(_) => Protocol::Udp,
+            Link::Tcp { .. } => Protocol::Tcp,
         }
     }
 
@@ -47,9 +142,7 @@ impl Transport {
     async fn drain(&mut self, events: &mut Vec<Event>) {
         loop {
             match self.rtc.poll_output().unwrap() {
-                Output::Transmit(t) => {
-                    let _ = self.socket.send_to(&t.contents, t.destination).await;
-                }
+                Output::Transmit(t) => self.send(t.destination, &t.contents).await,
                 Output::Event(e) => events.push(e),
                 Output::Timeout(t) => {
                     self.next = t;
@@ -59,8 +152,8 @@ impl Transport {
         }
     }
 
-    fn receive(&mut self, n: usize, from: SocketAddr, buf: &[u8]) {
-        if let Ok(r) = Receive::new(Protocol::Udp, from, self.local, &buf[..n]) {
+    fn receive(&mut self, from: SocketAddr, data: &[u8]) {
+        if let Ok(r) = Receive::new(self.proto(), from, self.local, data) {
             let _ = self.rtc.handle_input(Input::Receive(Instant::now(), r));
         }
     }
@@ -93,12 +186,17 @@ struct Client {
 
 impl Client {
     async fn join(s: &TestServer, name: &str, code: &str) -> Self {
+        Self::join_over(s, name, code, false).await
+    }
+
+    /// Joins with the publish transport over ICE-TCP (`tcp`) or UDP.
+    async fn join_over(s: &TestServer, name: &str, code: &str, tcp: bool) -> Self {
         let token = s.guest(name).await;
         let (ws, joined) = s.join(&token, code).await;
         let id = joined["participantId"].as_str().unwrap().to_owned();
         let (cmds, rx) = mpsc::unbounded_channel();
         let seen = Arc::new(Mutex::new(Seen::default()));
-        tokio::spawn(run(ws, rx, seen.clone()));
+        tokio::spawn(run(ws, rx, seen.clone(), tcp));
         Self { cmds, seen, id }
     }
 
@@ -120,15 +218,19 @@ impl Client {
     }
 }
 
-async fn run(mut ws: WsClient, mut cmds: mpsc::UnboundedReceiver<Cmd>, seen: Arc<Mutex<Seen>>) {
-    let mut publish = Transport::new().await;
-    let mut subscribe = Transport::new().await;
+async fn run(
+    mut ws: WsClient,
+    mut cmds: mpsc::UnboundedReceiver<Cmd>,
+    seen: Arc<Mutex<Seen>>,
+    tcp: bool,
+) {
+    let mut publish = Transport::new(tcp).await;
+    let mut subscribe = Transport::new(false).await;
     let mut pending: Option<SdpPendingOffer> = None;
     let mut mids: Option<(Mid, Mid)> = None;
     let mut frame_no: u8 = 0;
     let mut want_key = true;
     let mut next_frame = Instant::now();
-    let (mut b1, mut b2) = (vec![0u8; 2048], vec![0u8; 2048]);
     loop {
         let now = Instant::now();
         let wake = publish.next.min(subscribe.next).min(next_frame).max(now);
@@ -162,8 +264,8 @@ async fn run(mut ws: WsClient, mut cmds: mpsc::UnboundedReceiver<Cmd>, seen: Arc
                 Some(Cmd::Send(v)) => ws.send(v).await,
                 Some(Cmd::Stop) | None => return,
             },
-            r = publish.socket.recv_from(&mut b1) => if let Ok((n, from)) = r { publish.receive(n, from, &b1) },
-            r = subscribe.socket.recv_from(&mut b2) => if let Ok((n, from)) = r { subscribe.receive(n, from, &b2) },
+            Some((from, data)) = publish.recv() => publish.receive(from, &data),
+            Some((from, data)) = subscribe.recv() => subscribe.receive(from, &data),
             () = tokio::time::sleep_until(wake.into()) => {}
         }
         let now = Instant::now();
@@ -379,6 +481,26 @@ async fn bad_media_signaling_is_refused_and_the_call_goes_on() {
     d.send(json!({"type": "offer", "target": "sfu", "transport": "publish", "sdp": "v=0"}))
         .await;
     d.expect_error("invalid_message").await;
+    a.send(Cmd::Stop);
+    b.send(Cmd::Stop);
+}
+
+/// A publisher whose network allows only TCP reaches its subscribers through ICE-TCP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publishing_over_ice_tcp() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    let host = s.account("Host").await;
+    let code = s.meeting(&host, "TCP").await;
+    let a = Client::join_over(&s, "A", &code, true).await;
+    let b = Client::join(&s, "B", &code).await;
+    a.send(Cmd::Publish);
+    a.until("A's publish transport connects over TCP", |s| {
+        s.connected_publish
+    })
+    .await;
+    b.until("B decodes A's video", |s| s.video.len() >= 20)
+        .await;
+    assert!(b.seen.lock().unwrap().video[0].1, "starts on a keyframe");
     a.send(Cmd::Stop);
     b.send(Cmd::Stop);
 }

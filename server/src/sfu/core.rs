@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::format::PayloadParams;
 use str0m::media::{Direction, KeyframeRequestKind, MediaKind, Mid, Pt};
-use str0m::net::{Protocol, Receive};
+use str0m::net::{Protocol, Receive, TcpType};
 use str0m::rtp::{RtpPacket, RtpWrite};
 use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, Rtc, RtcConfig};
 
@@ -246,6 +246,15 @@ impl SfuCore {
             .add_h264(108.into(), Some(109.into()), true, 0x42e01f);
         let mut rtc = config.build(now);
         if let Ok(c) = Candidate::host(self.candidate_addr, "udp") {
+            rtc.add_local_candidate(c);
+        }
+        // ICE-TCP: the worker listens on the same port; clients connect to it (passive).
+        let tcp = Candidate::builder()
+            .tcp()
+            .host(self.candidate_addr)
+            .tcptype(TcpType::Passive)
+            .build();
+        if let Ok(c) = tcp {
             rtc.add_local_candidate(c);
         }
         (rtc, ufrag)

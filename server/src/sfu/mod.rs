@@ -11,6 +11,7 @@
 pub mod core;
 pub mod rewrite;
 mod speakers;
+pub mod tcp;
 #[cfg(test)]
 mod tests;
 mod worker;
@@ -182,9 +183,17 @@ impl Sfu {
             let local = socket
                 .local_addr()
                 .map_err(|source| SfuStartError { port, source })?;
+            // ICE-TCP on the same port number, for networks that block UDP.
+            let tcp =
+                std::net::TcpListener::bind((config.bind, local.port())).map_err(|source| {
+                    SfuStartError {
+                        port: local.port(),
+                        source,
+                    }
+                })?;
             let candidate = SocketAddr::new(config.public_ip, local.port());
             workers.push(
-                worker::spawn(i, socket, candidate, keyframe_requests.clone())
+                worker::spawn(i, socket, tcp, candidate, keyframe_requests.clone())
                     .map_err(|source| SfuStartError { port, source })?,
             );
         }

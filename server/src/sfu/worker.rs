@@ -2,6 +2,7 @@
 //! every peer of its rooms, and the [`SfuCore`] those peers live in.
 
 use super::core::SfuCore;
+use super::tcp::{self, TcpEvent};
 use super::{RoomKey, SfuCommand, SfuEvent};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -55,10 +56,12 @@ const RECV_BUF: usize = 2048;
 pub fn spawn(
     index: usize,
     socket: std::net::UdpSocket,
+    tcp: std::net::TcpListener,
     candidate: SocketAddr,
     keyframe_requests: Arc<AtomicUsize>,
 ) -> std::io::Result<WorkerHandle> {
     socket.set_nonblocking(true)?;
+    tcp.set_nonblocking(true)?;
     let (tx, rx) = mpsc::unbounded_channel();
     let handle = WorkerHandle {
         tx,
@@ -72,9 +75,11 @@ pub fn spawn(
         .name(format!("parlor-media-{index}"))
         .spawn(move || {
             runtime.block_on(async move {
-                match tokio::net::UdpSocket::from_std(socket) {
-                    Ok(socket) => run(socket, candidate, rx, keyframe_requests).await,
-                    Err(e) => tracing::error!(error = %e, "media worker cannot use its socket"),
+                let sockets = tokio::net::UdpSocket::from_std(socket)
+                    .and_then(|u| Ok((u, tokio::net::TcpListener::from_std(tcp)?)));
+                match sockets {
+                    Ok((udp, tcp)) => run(udp, tcp, candidate, rx, keyframe_requests).await,
+                    Err(e) => tracing::error!(error = %e, "media worker cannot use its sockets"),
                 }
             });
         })?;
@@ -84,6 +89,7 @@ pub fn spawn(
 
 async fn run(
     socket: tokio::net::UdpSocket,
+    tcp: tokio::net::TcpListener,
     candidate: SocketAddr,
     mut rx: mpsc::UnboundedReceiver<WorkerMsg>,
     keyframe_requests: Arc<AtomicUsize>,
@@ -91,6 +97,9 @@ async fn run(
     let mut core = SfuCore::new(candidate, Instant::now());
     let mut routes: HashMap<RoomKey, mpsc::UnboundedSender<SfuEvent>> = HashMap::new();
     let mut buf = vec![0u8; RECV_BUF];
+    let (tcp_tx, mut tcp_rx) = mpsc::unbounded_channel();
+    let tcp_task = tokio::spawn(tcp::serve(tcp, tcp_tx));
+    let mut tcp_peers: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>> = HashMap::new();
     loop {
         let deadline = core.next_timeout(Instant::now());
         tokio::select! {
@@ -108,13 +117,35 @@ async fn run(
                 }
                 Some(WorkerMsg::Stop) | None => break,
             },
+            Some(event) = tcp_rx.recv() => match event {
+                TcpEvent::Opened { peer, writer } => {
+                    tcp_peers.insert(peer, writer);
+                }
+                TcpEvent::Packet { peer, data } => {
+                    core.handle_receive(Instant::now(), Protocol::Tcp, peer, &data);
+                }
+                TcpEvent::Closed { peer } => {
+                    tcp_peers.remove(&peer);
+                }
+            },
             () = tokio::time::sleep_until(deadline.into()) => core.handle_timeout(Instant::now()),
         }
         while let Some(t) = core.poll_transmit() {
-            if t.proto == Protocol::Udp {
-                if let Err(e) = socket.send_to(&t.contents, t.destination).await {
-                    tracing::debug!(error = %e, to = %t.destination, "media send failed");
+            match t.proto {
+                Protocol::Udp => {
+                    if let Err(e) = socket.send_to(&t.contents, t.destination).await {
+                        tracing::debug!(error = %e, to = %t.destination, "media send failed");
+                    }
                 }
+                Protocol::Tcp => {
+                    // A TCP peer that cannot keep up loses packets, as it would on UDP.
+                    if let (Some(w), Some(framed)) =
+                        (tcp_peers.get(&t.destination), tcp::frame(&t.contents))
+                    {
+                        let _ = w.try_send(framed);
+                    }
+                }
+                _ => {}
             }
         }
         while let Some(event) = core.poll_event() {
@@ -130,5 +161,6 @@ async fn run(
             }
         }
     }
+    tcp_task.abort();
     tracing::debug!(%candidate, "media worker stopped");
 }
