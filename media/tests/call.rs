@@ -202,3 +202,66 @@ async fn three_clients_and_a_late_joiner() {
         "B stopped sending: {b_audio_sent} vs {a_audio_sent}"
     );
 }
+
+/// The engine as a library: decoded pictures and audio come out as events, with the sender's
+/// stamps readable in the pictures and the tone's marks in the audio.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn engine_delivers_decoded_pictures_and_audio() {
+    use parlor_media::call::{self, CallConfig, CallEvent, Source};
+    use parlor_media::capture::synthetic::is_mark;
+    let s = server().await;
+    let room = meeting(&s.url).await;
+    let config = |name: &str, deliver: bool| CallConfig {
+        server: s.url.clone(),
+        room: room.clone(),
+        name: name.into(),
+        camera: (!deliver).then_some(Source::Synthetic),
+        mic: (!deliver).then_some(Source::Synthetic),
+        width: 320,
+        height: 180,
+        fps: 15,
+        video_bitrate_bps: 300_000,
+        bind_ip: "127.0.0.1".parse().unwrap(),
+        deliver_media: deliver,
+    };
+    let (_keep_a, controls_a) = tokio::sync::mpsc::unbounded_channel();
+    let (_keep_b, controls_b) = tokio::sync::mpsc::unbounded_channel();
+    let (events_a, _) = tokio::sync::mpsc::unbounded_channel();
+    let (events_b, mut received) = tokio::sync::mpsc::unbounded_channel();
+    let sender = tokio::spawn(call::run(
+        config("A", false),
+        Some(Duration::from_secs(6)),
+        controls_a,
+        events_a,
+    ));
+    let receiver = tokio::spawn(call::run(
+        config("B", true),
+        Some(Duration::from_secs(6)),
+        controls_b,
+        events_b,
+    ));
+    let (mut stamped, mut marks, mut audio) = (Vec::new(), 0, 0);
+    while let Some(e) = received.recv().await {
+        match e {
+            CallEvent::Video { picture, .. } => {
+                assert_eq!((picture.width, picture.height), (320, 180));
+                stamped.extend(parlor_media::stamp::read(&picture).map(|s| s.frame_number));
+            }
+            CallEvent::Audio { frame, .. } => {
+                assert_eq!(frame.samples.len(), 960);
+                audio += 1;
+                marks += usize::from(is_mark(&frame.samples));
+            }
+            _ => {}
+        }
+    }
+    sender.await.unwrap().unwrap();
+    receiver.await.unwrap().unwrap();
+    assert!(stamped.len() >= 30, "{}", stamped.len());
+    assert!(stamped.windows(2).all(|w| w[0] < w[1]), "{stamped:?}");
+    assert!(audio >= 100, "{audio}");
+    assert!(
+        marks >= 2,
+        "the tone's once-a-second marks came through: {marks}"
+    );
+}

@@ -151,6 +151,7 @@ async fn join(args: JoinArgs) -> anyhow::Result<()> {
         fps: args.fps,
         video_bitrate_bps: args.bitrate * 1000,
         bind_ip: args.bind,
+        deliver_media: false,
     };
     let (controls, control_rx) = tokio::sync::mpsc::unbounded_channel();
     let (events_tx, mut events) = tokio::sync::mpsc::unbounded_channel();
@@ -181,7 +182,9 @@ async fn join(args: JoinArgs) -> anyhow::Result<()> {
                 }
                 CallEvent::Error(e) => eprintln!("error: {e}"),
                 CallEvent::Ended => eprintln!("the meeting ended"),
-                CallEvent::ActiveSpeakers(_) => {}
+                CallEvent::ActiveSpeakers(_)
+                | CallEvent::Video { .. }
+                | CallEvent::Audio { .. } => {}
             }
         }
     });

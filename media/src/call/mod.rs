@@ -62,17 +62,38 @@ pub struct CallConfig {
     pub video_bitrate_bps: u32,
     /// Local address the media sockets bind to.
     pub bind_ip: std::net::IpAddr,
+    /// Send decoded pictures and audio as [`CallEvent::Video`] and [`CallEvent::Audio`] (for
+    /// rendering and playback); a headless client only measures them.
+    pub deliver_media: bool,
 }
 
 /// What a running call reports.
 #[derive(Clone, Debug)]
 pub enum CallEvent {
-    Joined { participant_id: String },
-    PeerJoined { peer_id: String, name: String },
-    PeerLeft { peer_id: String },
+    Joined {
+        participant_id: String,
+    },
+    PeerJoined {
+        peer_id: String,
+        name: String,
+    },
+    PeerLeft {
+        peer_id: String,
+    },
     TrackAdded(TrackInfo),
     TrackRemoved(TrackInfo),
     ActiveSpeakers(Vec<String>),
+    /// A decoded picture from `peer_id`'s video track (with `deliver_media`).
+    Video {
+        peer_id: String,
+        track_id: String,
+        picture: Arc<crate::frame::I420Frame>,
+    },
+    /// 20 ms of decoded audio from `peer_id` (with `deliver_media`).
+    Audio {
+        peer_id: String,
+        frame: crate::frame::AudioFrame,
+    },
     Error(String),
     Ended,
 }
@@ -93,6 +114,8 @@ pub(crate) struct Shared {
     pub mic_on: AtomicBool,
     pub camera_on: AtomicBool,
     pub stopping: AtomicBool,
+    /// Where decoded media goes, when the caller asked for it.
+    pub media_sink: Option<mpsc::UnboundedSender<CallEvent>>,
 }
 
 impl Shared {
@@ -173,6 +196,7 @@ pub async fn run(
         mic_on: AtomicBool::new(true),
         camera_on: AtomicBool::new(true),
         stopping: AtomicBool::new(false),
+        media_sink: config.deliver_media.then(|| events.clone()),
     });
     sig.send(&ClientMessage::Join {
         room_id: MeetingCode(config.room.clone()),

@@ -3,7 +3,7 @@
 //! asks the sender for a keyframe.
 
 use super::stats::RemoteTrack;
-use super::{Events, Shared};
+use super::{CallEvent, Events, Shared};
 use crate::codec::h264::H264Decoder;
 use crate::codec::opus::OpusDecoder;
 use crate::stamp;
@@ -184,6 +184,14 @@ fn spawn_decoder(
                     let now = SystemTime::now();
                     let stamp = stamp::read(&picture).map(|s| (s.frame_number, s.age(now)));
                     with_track(&shared, &key, |t| t.decoded(shared.joined_at, stamp));
+                    if let Some(sink) = &shared.media_sink {
+                        let (peer_id, track_id) = key.split_once('/').unwrap_or((&key, ""));
+                        let _ = sink.send(CallEvent::Video {
+                            peer_id: peer_id.to_owned(),
+                            track_id: track_id.to_owned(),
+                            picture: Arc::new(picture),
+                        });
+                    }
                 }
                 Ok(None) => {}
                 Err(_) => {
@@ -208,7 +216,15 @@ async fn read_audio(track: Arc<dyn TrackRemote>, key: String, shared: Arc<Shared
     };
     let mut seq = SeqTracker::default();
     while let Some(packet) = next_packet(&track, &mut seq, &shared, &key).await {
-        let ok = decoder.decode(&packet.payload).is_ok();
+        let decoded = decoder.decode(&packet.payload);
+        let ok = decoded.is_ok();
+        if let (Some(sink), Ok(frame)) = (&shared.media_sink, decoded) {
+            let peer_id = key.split_once('/').map_or(key.as_str(), |(p, _)| p);
+            let _ = sink.send(CallEvent::Audio {
+                peer_id: peer_id.to_owned(),
+                frame,
+            });
+        }
         with_track(&shared, &key, |t| {
             t.received(packet.payload.len());
             if ok {
