@@ -182,6 +182,7 @@ async fn join(args: JoinArgs) -> anyhow::Result<()> {
                 }
                 CallEvent::Error(e) => eprintln!("error: {e}"),
                 CallEvent::Ended => eprintln!("the meeting ended"),
+                CallEvent::Stats(r) => eprintln!("{}", status_line(&r)),
                 CallEvent::ActiveSpeakers(_)
                 | CallEvent::Video { .. }
                 | CallEvent::Audio { .. } => {}
@@ -213,6 +214,34 @@ async fn join(args: JoinArgs) -> anyhow::Result<()> {
         std::fs::write(&path, serde_json::to_vec_pretty(&report)?)?;
     }
     Ok(())
+}
+
+/// One line: time in the call, then per remote video its fps and latency, then what is sent.
+fn status_line(r: &parlor_media::call::stats::CallReport) -> String {
+    let rx: Vec<String> = r
+        .remote
+        .iter()
+        .filter(|t| t.kind == "video")
+        .map(|t| {
+            format!(
+                "{:.0} fps {} corrupt {}",
+                t.fps,
+                ms(t.latency_p50_ms),
+                t.frames_corrupt
+            )
+        })
+        .collect();
+    let tx: Vec<String> = r
+        .local
+        .iter()
+        .map(|t| format!("{} {} frames", t.kind, t.frames_sent))
+        .collect();
+    format!(
+        "{:5.1}s  rx video [{}]  tx [{}]",
+        r.duration_s,
+        rx.join(", "),
+        tx.join(", ")
+    )
 }
 
 fn ms(v: Option<f64>) -> String {

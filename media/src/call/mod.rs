@@ -94,6 +94,8 @@ pub enum CallEvent {
         peer_id: String,
         frame: crate::frame::AudioFrame,
     },
+    /// Once a second: everything measured so far.
+    Stats(CallReport),
     Error(String),
     Ended,
 }
@@ -267,6 +269,7 @@ pub async fn run(
     }
 
     let deadline = duration.map(|d| tokio::time::Instant::now() + d);
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut senders_started = false;
     let mut subscribe_gathered = false;
     let result = loop {
@@ -343,6 +346,9 @@ pub async fn run(
                     break Ok(());
                 }
             },
+            _ = tick.tick() => {
+                let _ = events.send(CallEvent::Stats(shared.report(participant_id.as_str())));
+            }
             () = sleep_until(deadline) => {
                 let _ = sig.send(&ClientMessage::Leave { request_id: None }).await;
                 break Ok(());
