@@ -58,6 +58,10 @@ impl Client {
 }
 
 struct Net {
+    /// Drop every n-th large datagram (media, not handshakes) in each direction.
+    loss_every: Option<usize>,
+    sent: usize,
+    dropped: usize,
     now: Instant,
     core: SfuCore,
     clients: Vec<Client>,
@@ -69,6 +73,9 @@ impl Net {
     fn new() -> Self {
         let now = Instant::now();
         Self {
+            loss_every: None,
+            sent: 0,
+            dropped: 0,
             now,
             core: SfuCore::new(SFU.parse().unwrap(), now),
             clients: Vec::new(),
@@ -132,8 +139,15 @@ impl Net {
                     match c.rtc.poll_output().unwrap() {
                         Output::Transmit(t) => {
                             moved = true;
-                            self.core
-                                .handle_receive(now, Protocol::Udp, c.addr, &t.contents);
+                            self.sent += 1;
+                            let lost = t.contents.len() > 300
+                                && self.loss_every.is_some_and(|n| self.sent % n == 0);
+                            if lost {
+                                self.dropped += 1;
+                            } else {
+                                self.core
+                                    .handle_receive(now, Protocol::Udp, c.addr, &t.contents);
+                            }
                         }
                         Output::Event(Event::MediaData(d)) => c.media.push(d),
                         Output::Event(Event::KeyframeRequest(_)) => c.keyframe_requests += 1,
@@ -147,6 +161,11 @@ impl Net {
             }
             while let Some(t) = self.core.poll_transmit() {
                 moved = true;
+                self.sent += 1;
+                if t.contents.len() > 300 && self.loss_every.is_some_and(|n| self.sent % n == 0) {
+                    self.dropped += 1;
+                    continue;
+                }
                 if let Some(c) = self.clients.iter_mut().find(|c| c.addr == t.destination) {
                     let r = Receive::new(Protocol::Udp, sfu, c.addr, &t.contents).unwrap();
                     c.rtc.handle_input(Input::Receive(now, r)).unwrap();
@@ -510,4 +529,92 @@ fn bad_input_is_refused_per_peer() {
         net.step();
     }
     assert!(!net.video_frames(1).is_empty());
+}
+
+/// 1 in 20 media datagrams lost on both legs, publisher → SFU and SFU → subscribers: NACK and
+/// RTX on each leg repair them, and every frame arrives whole.
+#[test]
+fn nack_and_rtx_repair_loss_on_both_legs() {
+    let (mut net, _audio, video) = call();
+    net.loss_every = Some(20);
+    for n in 0..40u8 {
+        net.send_video(0, video, n, n == 0);
+        for _ in 0..6 {
+            net.step();
+        }
+    }
+    for _ in 0..400 {
+        net.step();
+    }
+    for sub in [1, 2] {
+        let numbers: Vec<u8> = net
+            .video_frames(sub)
+            .iter()
+            .map(|d| *d.data.last().unwrap())
+            .collect();
+        assert_eq!(numbers, (0..40).collect::<Vec<u8>>(), "subscriber {sub}");
+    }
+    assert!(
+        net.dropped >= 10,
+        "the link did lose packets: {}",
+        net.dropped
+    );
+}
+
+/// A subscriber that stops receiving a track gets it renegotiated away and no more of it; a
+/// subscriber's own PLI reaches the publisher.
+#[test]
+fn unsubscribe_and_subscriber_keyframe_requests() {
+    let (mut net, _audio, video) = call();
+    net.send_video(0, video, 0, true);
+    for _ in 0..20 {
+        net.step();
+    }
+    assert!(!net.video_frames(1).is_empty());
+    // B asks for a keyframe on its incoming video.
+    let before = net.clients[0].keyframe_requests;
+    let mid = net.video_frames(1)[0].mid;
+    net.clients[1]
+        .rtc
+        .direct_api()
+        .stream_rx_by_mid(mid, None)
+        .unwrap()
+        .request_keyframe(str0m::media::KeyframeRequestKind::Pli);
+    net.run_until("B's PLI reaches A", |n| {
+        n.clients[0].keyframe_requests > before
+    });
+
+    let offers = net
+        .events
+        .iter()
+        .filter(|e| matches!(e, SfuEvent::Offer { .. }))
+        .count();
+    net.core.handle_command(
+        net.now,
+        SfuCommand::Subscribe {
+            peer: ParticipantId::from("b"),
+            track: track_id(&net, TrackKind::Video),
+            on: false,
+        },
+    );
+    net.run_until("B is offered the track's removal", |n| {
+        n.events
+            .iter()
+            .filter(|e| matches!(e, SfuEvent::Offer { .. }))
+            .count()
+            > offers
+    });
+    for _ in 0..20 {
+        net.step();
+    }
+    let (b_before, c_before) = (net.video_frames(1).len(), net.video_frames(2).len());
+    for n in 1..10u8 {
+        net.send_video(0, video, n, false);
+        net.step();
+    }
+    for _ in 0..50 {
+        net.step();
+    }
+    assert_eq!(net.video_frames(1).len(), b_before, "B gets no more of it");
+    assert!(net.video_frames(2).len() > c_before, "C still does");
 }
