@@ -250,6 +250,16 @@ impl Net {
         self.pump();
     }
 
+    /// `peer` chooses to receive A's video, or not.
+    fn subscribe_video(&mut self, peer: &str, on: bool) {
+        let cmd = SfuCommand::Subscribe {
+            peer: ParticipantId::from(peer),
+            track: track_id(self, TrackKind::Video),
+            on,
+        };
+        self.core.handle_command(self.now, cmd);
+    }
+
     fn published(&self) -> usize {
         self.events
             .iter()
@@ -351,14 +361,7 @@ fn late_subscriber_gets_a_keyframe_first() {
     }
     let before = net.clients[0].keyframe_requests;
     let late = net.join("d");
-    net.core.handle_command(
-        net.now,
-        SfuCommand::Subscribe {
-            peer: ParticipantId::from("d"),
-            track: track_id(&net, TrackKind::Video),
-            on: true,
-        },
-    );
+    net.subscribe_video("d", true);
     net.run_until("the late subscriber is connected", |n| {
         n.clients[late].rtc.is_connected()
     });
@@ -589,14 +592,7 @@ fn unsubscribe_and_subscriber_keyframe_requests() {
         .iter()
         .filter(|e| matches!(e, SfuEvent::Offer { .. }))
         .count();
-    net.core.handle_command(
-        net.now,
-        SfuCommand::Subscribe {
-            peer: ParticipantId::from("b"),
-            track: track_id(&net, TrackKind::Video),
-            on: false,
-        },
-    );
+    net.subscribe_video("b", false);
     net.run_until("B is offered the track's removal", |n| {
         n.events
             .iter()
