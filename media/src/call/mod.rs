@@ -1,12 +1,12 @@
 //! A call: signaling with `parlor-server`, the publish and subscribe transports to its SFU,
 //! capture → encode → send, and receive → decode → measure.
 
-mod keyframe;
 mod peer;
 mod receive;
 mod send;
 pub mod signaling;
 pub mod stats;
+mod taps;
 
 use crate::capture::CaptureError;
 use crate::codec::CodecError;
@@ -118,14 +118,25 @@ pub(crate) struct Shared {
     pub stopping: AtomicBool,
     /// Where decoded media goes, when the caller asked for it.
     pub media_sink: Option<mpsc::UnboundedSender<CallEvent>>,
+    /// NACKs sent on the subscribe transport, by media SSRC.
+    pub nacks: taps::NackCounts,
 }
 
 impl Shared {
     pub fn report(&self, participant_id: &str) -> CallReport {
+        let nacks = self.nacks.lock().map(|n| n.clone()).unwrap_or_default();
         let mut remote: Vec<_> = self
             .remote
             .lock()
-            .map(|r| r.values().map(RemoteTrack::snapshot).collect())
+            .map(|r| {
+                r.values()
+                    .map(|t| {
+                        let mut s = t.snapshot();
+                        s.nacks_sent = nacks.get(&t.ssrc).copied().unwrap_or(0);
+                        s
+                    })
+                    .collect()
+            })
             .unwrap_or_default();
         remote.sort_by(|a, b| (&a.peer_id, &a.kind).cmp(&(&b.peer_id, &b.kind)));
         let mut local: Vec<_> = self
@@ -199,6 +210,7 @@ pub async fn run(
         camera_on: AtomicBool::new(true),
         stopping: AtomicBool::new(false),
         media_sink: config.deliver_media.then(|| events.clone()),
+        nacks: taps::NackCounts::default(),
     });
     sig.send(&ClientMessage::Join {
         room_id: MeetingCode(config.room.clone()),
@@ -236,6 +248,7 @@ pub async fn run(
         )),
         config.bind_ip,
         initial_bps,
+        shared.nacks.clone(),
     )
     .await?;
     let pub_events = Arc::new(Events {
@@ -248,6 +261,7 @@ pub async fn run(
         Arc::new(PublishHandler(pub_events.clone())),
         config.bind_ip,
         initial_bps,
+        taps::NackCounts::default(),
     )
     .await?;
     let tracks = send::add_tracks(&publish, &config).await?;
@@ -356,7 +370,6 @@ pub async fn run(
         }
     };
     shared.stopping.store(true, Ordering::Relaxed);
-    receive::fill_transport_stats(&subscribe, &shared).await;
     send::fill_transport_stats(&publish, &shared).await;
     let _ = publish.close().await;
     let _ = subscribe.close().await;

@@ -62,6 +62,7 @@ pub async fn build(
     handler: Arc<dyn PeerConnectionEventHandler>,
     bind_ip: std::net::IpAddr,
     initial_bitrate_bps: f64,
+    nacks: super::taps::NackCounts,
 ) -> Result<Arc<dyn PeerConnection>, CallError> {
     let mut media = MediaEngine::default();
     media
@@ -117,8 +118,12 @@ pub async fn build(
                 .build(),
         )
         .with(
-            Slot::Custom(super::keyframe::SLOT),
-            super::keyframe::KeyframeRequests::default(),
+            Slot::Custom(super::taps::SLOT),
+            super::taps::keyframe_requests(),
+        )
+        .with(
+            Slot::Custom(super::taps::NACK_SLOT),
+            super::taps::nack_counter(nacks),
         );
     let pc = PeerConnectionBuilder::new()
         .with_configuration(RTCConfigurationBuilder::new().build())

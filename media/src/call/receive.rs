@@ -11,12 +11,11 @@ use rtc::media::io::sample_builder::SampleBuilder;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp::codec::h264::H264Packet;
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
-use rtc::statistics::StatsSelector;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc};
 use std::time::{Duration, Instant, SystemTime};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
-use webrtc::peer_connection::{PeerConnection, PeerConnectionEventHandler, RTCIceGatheringState};
+use webrtc::peer_connection::{PeerConnectionEventHandler, RTCIceGatheringState};
 use webrtc::runtime::Runtime;
 
 /// Keyframe requests from this client are at most this frequent per track.
@@ -128,6 +127,7 @@ async fn next_packet(
 
 async fn read_video(track: Arc<dyn TrackRemote>, key: String, shared: Arc<Shared>) {
     let media_ssrc = track.ssrcs().await.first().copied().unwrap_or_default();
+    with_track(&shared, &key, |t| t.ssrc = media_ssrc);
     let mut builder = SampleBuilder::new(512, H264Packet::default(), 90_000);
     let mut seq = SeqTracker::default();
     let wants_key = Arc::new(AtomicBool::new(true));
@@ -233,22 +233,6 @@ async fn read_audio(track: Arc<dyn TrackRemote>, key: String, shared: Arc<Shared
                 t.corrupt();
             }
         });
-    }
-}
-
-/// NACK counts from the transport's own statistics.
-pub async fn fill_transport_stats(pc: &Arc<dyn PeerConnection>, shared: &Shared) {
-    let report = pc.get_stats(Instant::now(), StatsSelector::None).await;
-    let nacks: Vec<(String, u32)> = report
-        .inbound_rtp_streams()
-        .map(|s| (s.track_identifier.clone(), s.nack_count))
-        .collect();
-    if let Ok(mut remote) = shared.remote.lock() {
-        for t in remote.values_mut() {
-            if let Some((_, n)) = nacks.iter().find(|(id, _)| *id == t.stats.track_id) {
-                t.stats.nacks_sent = u64::from(*n);
-            }
-        }
     }
 }
 

@@ -59,6 +59,8 @@ pub struct CallReport {
 #[derive(Debug)]
 pub struct RemoteTrack {
     pub stats: RemoteTrackStats,
+    /// The stream's SSRC, to find the NACKs sent for it.
+    pub ssrc: u32,
     latencies_ms: Vec<f64>,
     started: Instant,
     bytes: u64,
@@ -73,6 +75,7 @@ impl RemoteTrack {
                 kind: kind.into(),
                 ..Default::default()
             },
+            ssrc: 0,
             latencies_ms: Vec::new(),
             started: Instant::now(),
             bytes: 0,

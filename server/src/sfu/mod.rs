@@ -140,6 +140,24 @@ pub struct SfuStartError {
     source: std::io::Error,
 }
 
+/// A UDP socket and a TCP listener (for ICE-TCP) on the same port. With port 0 the system
+/// picks a free UDP port, whose number may be taken on TCP; a few tries find one free for both.
+fn bind_pair(
+    ip: std::net::IpAddr,
+    port: u16,
+) -> std::io::Result<(std::net::UdpSocket, std::net::TcpListener, SocketAddr)> {
+    let mut last = None;
+    for _ in 0..if port == 0 { 16 } else { 1 } {
+        let udp = std::net::UdpSocket::bind((ip, port))?;
+        let local = udp.local_addr()?;
+        match std::net::TcpListener::bind((ip, local.port())) {
+            Ok(tcp) => return Ok((udp, tcp, local)),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("no free media port")))
+}
+
 /// The media workers.
 pub struct Sfu {
     workers: Vec<worker::WorkerHandle>,
@@ -178,19 +196,8 @@ impl Sfu {
                     .port
                     .saturating_add(u16::try_from(i).unwrap_or(u16::MAX))
             };
-            let socket = std::net::UdpSocket::bind((config.bind, port))
-                .map_err(|source| SfuStartError { port, source })?;
-            let local = socket
-                .local_addr()
-                .map_err(|source| SfuStartError { port, source })?;
-            // ICE-TCP on the same port number, for networks that block UDP.
-            let tcp =
-                std::net::TcpListener::bind((config.bind, local.port())).map_err(|source| {
-                    SfuStartError {
-                        port: local.port(),
-                        source,
-                    }
-                })?;
+            let (socket, tcp, local) =
+                bind_pair(config.bind, port).map_err(|source| SfuStartError { port, source })?;
             let candidate = SocketAddr::new(config.public_ip, local.port());
             workers.push(
                 worker::spawn(i, socket, tcp, candidate, keyframe_requests.clone())

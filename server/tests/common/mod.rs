@@ -77,9 +77,16 @@ impl TestServer {
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(parlor_server::run(config.clone(), listener, async {
+        let run = parlor_server::run(config.clone(), listener, async {
             let _ = stopped.await;
-        }));
+        });
+        let task = tokio::spawn(async move {
+            let result = run.await;
+            if let Err(e) = &result {
+                eprintln!("server failed: {e}");
+            }
+            result
+        });
         let server = Self {
             addr,
             config,
@@ -89,6 +96,10 @@ impl TestServer {
             http: reqwest::Client::new(),
         };
         eventually("server ready", || async {
+            // A server that failed to start says why instead of timing out.
+            if let Some(task) = server.task.as_ref().filter(|t| t.is_finished()) {
+                panic!("server stopped during start-up (its error is printed above): {task:?}");
+            }
             server
                 .http
                 .get(server.url("/health/live"))
