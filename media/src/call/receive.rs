@@ -20,6 +20,8 @@ use webrtc::runtime::Runtime;
 
 /// Keyframe requests from this client are at most this frequent per track.
 const PLI_INTERVAL: Duration = Duration::from_millis(500);
+/// About a third of a second of 720p video, well past several NACK round trips on a LAN.
+const MAX_LATE_PACKETS: u16 = 64;
 
 pub struct SubscribeHandler {
     shared: Arc<Shared>,
@@ -128,7 +130,9 @@ async fn next_packet(
 async fn read_video(track: Arc<dyn TrackRemote>, key: String, shared: Arc<Shared>) {
     let media_ssrc = track.ssrcs().await.first().copied().unwrap_or_default();
     with_track(&shared, &key, |t| t.ssrc = media_ssrc);
-    let mut builder = SampleBuilder::new(512, H264Packet::default(), 90_000);
+    // A packet still missing after this many newer ones is given up (NACK and RTX have had
+    // their chance): the frame is dropped and a keyframe requested, instead of stalling.
+    let mut builder = SampleBuilder::new(MAX_LATE_PACKETS, H264Packet::default(), 90_000);
     let mut seq = SeqTracker::default();
     let wants_key = Arc::new(AtomicBool::new(true));
     let mut last_pli: Option<Instant> = None;
