@@ -136,7 +136,9 @@ async fn read_video(track: Arc<dyn TrackRemote>, key: String, shared: Arc<Shared
     let mut seq = SeqTracker::default();
     let wants_key = Arc::new(AtomicBool::new(true));
     let mut last_pli: Option<Instant> = None;
-    let (tx, rx) = std_mpsc::sync_channel::<Vec<u8>>(8);
+    // Access units for the decoder, each marked when frames were lost just before it.
+    let (tx, rx) = std_mpsc::sync_channel::<(Vec<u8>, bool)>(8);
+    let mut gap = false;
     spawn_decoder(rx, key.clone(), shared.clone(), wants_key.clone());
     while let Some(packet) = next_packet(&track, &mut seq, &shared, &key).await {
         let now = Instant::now();
@@ -144,11 +146,16 @@ async fn read_video(track: Arc<dyn TrackRemote>, key: String, shared: Arc<Shared
         while let Some(sample) = builder.pop(now) {
             if sample.prev_dropped_packets > 0 {
                 wants_key.store(true, Ordering::Relaxed);
+                gap = true;
             }
             with_track(&shared, &key, |t| t.received(sample.data.len()));
             // A full queue means decoding fell behind: drop, and recover on a keyframe.
-            if tx.try_send(sample.data.to_vec()).is_err() {
-                wants_key.store(true, Ordering::Relaxed);
+            match tx.try_send((sample.data.to_vec(), gap)) {
+                Ok(()) => gap = false,
+                Err(_) => {
+                    wants_key.store(true, Ordering::Relaxed);
+                    gap = true;
+                }
             }
         }
         let due = last_pli.is_none_or(|t| t.elapsed() >= PLI_INTERVAL);
@@ -166,7 +173,7 @@ async fn read_video(track: Arc<dyn TrackRemote>, key: String, shared: Arc<Shared
 }
 
 fn spawn_decoder(
-    rx: std_mpsc::Receiver<Vec<u8>>,
+    rx: std_mpsc::Receiver<(Vec<u8>, bool)>,
     key: String,
     shared: Arc<Shared>,
     wants_key: Arc<AtomicBool>,
@@ -175,9 +182,13 @@ fn spawn_decoder(
         let Ok(mut decoder) = H264Decoder::new() else {
             return;
         };
-        // Until the first keyframe, deltas cannot be decoded: they are not corrupt, just early.
+        // Until the first keyframe, and after frames were lost, deltas cannot be decoded
+        // correctly: they are skipped (the picture freezes) until the next keyframe.
         let mut synced = false;
-        while let Ok(au) = rx.recv() {
+        while let Ok((au, after_gap)) = rx.recv() {
+            if after_gap {
+                synced = false;
+            }
             let keyframe = au_has_idr(&au);
             if !synced && !keyframe {
                 continue;
