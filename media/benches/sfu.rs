@@ -6,7 +6,7 @@
 
 #![allow(clippy::unwrap_used)] // a benchmark: a panic is the failure report
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -45,46 +45,9 @@ fn rss_kib(pid: u32) -> f64 {
         .unwrap_or(0.0)
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn meeting(url: &str) -> String {
-    let http = reqwest::Client::new();
-    let _ = http
-        .post(format!("{url}/api/users"))
-        .json(&json!({"email": "bench@example.test", "password": "correct horse", "name": "Bench"}))
-        .send()
-        .await;
-    let login: Value = http
-        .post(format!("{url}/api/auth/login"))
-        .json(&json!({"email": "bench@example.test", "password": "correct horse"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let m: Value = http
-        .post(format!("{url}/api/meetings"))
-        .bearer_auth(login["token"].as_str().unwrap())
-        .json(&json!({"title": "bench"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    m["code"].as_str().unwrap().to_owned()
-}
-
 async fn scenario(publishers: usize, subscribers: usize) {
     let data = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let port = parlor_testkit::free_port();
     let url = format!("http://127.0.0.1:{port}");
     let mut server = Command::new(release_bin("parlor-server"))
         .args([
@@ -111,7 +74,7 @@ async fn scenario(publishers: usize, subscribers: usize) {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let room = meeting(&url).await;
+    let room = parlor_testkit::http::host_meeting(&url, "bench").await;
     let rss_base = rss_kib(server.id());
     let cpu_base = cpu_seconds(server.id());
     let spawn = |name: String, publish: bool, stats: PathBuf| -> Child {

@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 use parlor_server::config::{Config, Seconds};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -45,36 +45,6 @@ impl Drop for Server {
             let _ = s.send(());
         }
     }
-}
-
-async fn meeting(server: &str) -> String {
-    let http = reqwest::Client::new();
-    let body = json!({"email": "host@example.test", "password": "correct horse", "name": "Host"});
-    http.post(format!("{server}/api/users"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let login: Value = http
-        .post(format!("{server}/api/auth/login"))
-        .json(&json!({"email": "host@example.test", "password": "correct horse"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let m: Value = http
-        .post(format!("{server}/api/meetings"))
-        .bearer_auth(login["token"].as_str().unwrap())
-        .json(&json!({"title": "End to end"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    m["code"].as_str().unwrap().to_owned()
 }
 
 fn client(server: &str, room: &str, name: &str, secs: u32, stats: &Path, extra: &[&str]) -> Child {
@@ -128,7 +98,7 @@ fn remote<'a>(report: &'a Value, peer: &Value, kind: &str) -> Option<&'a Value> 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_clients_and_a_late_joiner() {
     let s = server().await;
-    let room = meeting(&s.url).await;
+    let room = parlor_testkit::http::host_meeting(&s.url, "End to end").await;
     let dir = tempfile::tempdir().unwrap();
     let path = |n: &str| dir.path().join(format!("{n}.json"));
 
@@ -210,7 +180,7 @@ async fn engine_delivers_decoded_pictures_and_audio() {
     use parlor_media::call::{self, CallConfig, CallEvent, Source};
     use parlor_media::capture::synthetic::is_mark;
     let s = server().await;
-    let room = meeting(&s.url).await;
+    let room = parlor_testkit::http::host_meeting(&s.url, "End to end").await;
     let config = |name: &str, deliver: bool| CallConfig {
         server: s.url.clone(),
         room: room.clone(),

@@ -8,6 +8,7 @@
 //! Everything listens on 127.0.0.1 only. Servers that outlive a crashed test process are
 //! stopped by a watchdog that waits for the process to exit.
 
+pub mod http;
 pub mod media;
 mod postgres;
 mod redis;
