@@ -22,6 +22,14 @@ use webrtc::runtime::Runtime;
 pub const H264_FMTP: &str =
     "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f";
 
+/// The payload types Parlor's SFU uses for H.264 and its RTX stream. The client registers the
+/// same numbers: when it answers the SFU's offer, the `webrtc` crate maps the offered codecs
+/// onto its own registered payload types for the receiver, and resolves an arriving RTX
+/// packet's `apt` through that mapping; with different numbers on the two sides, received
+/// retransmissions match no codec and are dropped, so no lost packet is ever repaired.
+pub const H264_PT: u8 = 108;
+pub const H264_RTX_PT: u8 = 109;
+
 pub fn h264_codec() -> RTCRtpCodec {
     let fb = |typ: &str, parameter: &str| RTCPFeedback {
         typ: typ.to_owned(),
@@ -69,7 +77,7 @@ pub async fn build(
         .register_codec(
             RTCRtpCodecParameters {
                 rtp_codec: h264_codec(),
-                payload_type: 102,
+                payload_type: H264_PT,
             },
             RtpCodecKind::Video,
         )
@@ -82,10 +90,10 @@ pub async fn build(
                     mime_type: MIME_TYPE_RTX.to_owned(),
                     clock_rate: 90_000,
                     channels: 0,
-                    sdp_fmtp_line: "apt=102".to_owned(),
+                    sdp_fmtp_line: format!("apt={H264_PT}"),
                     rtcp_feedback: vec![],
                 },
-                payload_type: 103,
+                payload_type: H264_RTX_PT,
             },
             RtpCodecKind::Video,
         )
@@ -124,6 +132,10 @@ pub async fn build(
         .with(
             Slot::Custom(super::taps::NACK_SLOT),
             super::taps::nack_counter(nacks),
+        )
+        .with(
+            Slot::Custom(super::taps::RTX_SLOT),
+            super::taps::rtx_unwrap(),
         );
     let pc = PeerConnectionBuilder::new()
         .with_configuration(RTCConfigurationBuilder::new().build())

@@ -31,6 +31,15 @@ const KEYFRAME_THROTTLE: Duration = Duration::from_millis(500);
 /// Longest sleep between timeouts, whatever the peers ask for.
 const MAX_SLEEP: Duration = Duration::from_millis(100);
 /// Largest SDP accepted from a client.
+/// How many forwarded video packets each subscriber stream keeps for answering NACKs, and
+/// for how long.
+const RTX_CACHE_PACKETS: usize = 1000;
+const RTX_CACHE_AGE: Duration = Duration::from_secs(3);
+/// The share of a subscriber stream's bytes over the last second that may be resends before
+/// queued resends are dropped. str0m's default, 15 %, is reached by two or three resends in a
+/// second on a low-bitrate picture (60 kbit/s is about 7.5 KB/s), so a short burst of loss
+/// went unrepaired; 40 % still stops a resend storm on a link that is losing most packets.
+const RTX_RATIO_CAP: f32 = 0.4;
 const MAX_SDP_BYTES: usize = 64 * 1024;
 
 type PeerKey = (ParticipantId, TransportKind);
@@ -355,14 +364,21 @@ impl SfuCore {
             for out in &mut p.outs {
                 if let OutState::Negotiating(mid) = out.state {
                     out.state = OutState::Open(mid);
-                    opened.push(out.track.clone());
+                    opened.push((out.track.clone(), mid));
                 }
             }
             p.outs
                 .retain(|o| !matches!(o.state, OutState::NegotiatingStop(_)));
         }
-        // A new subscriber needs a keyframe to start from.
-        for track in opened {
+        for (track, mid) in opened {
+            if self.tracks.get(&track).map(|t| t.info.kind) == Some(TrackKind::Video) {
+                self.with_rtc(&key, |rtc| {
+                    if let Some(tx) = rtc.direct_api().stream_tx_by_mid(mid, None) {
+                        tx.set_rtx_cache(RTX_CACHE_PACKETS, RTX_CACHE_AGE, Some(RTX_RATIO_CAP));
+                    }
+                });
+            }
+            // A new subscriber needs a keyframe to start from.
             self.request_keyframe(now, &track);
         }
         self.drain(now, &key);

@@ -9,6 +9,7 @@
 //! stopped by a watchdog that waits for the process to exit.
 
 pub mod http;
+pub mod lossy;
 pub mod media;
 mod postgres;
 mod redis;
