@@ -2,10 +2,12 @@
 
 use crate::ids::{MeetingCode, ParticipantId, UserId};
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 /// `POST /auth/token`: a guest identity for someone without an account.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[ts(optional_fields)]
 pub struct GuestTokenRequest {
     pub display_name: String,
     #[serde(default)]
@@ -13,7 +15,7 @@ pub struct GuestTokenRequest {
 }
 
 /// Answer to `POST /auth/token` and `POST /api/auth/login`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenResponse {
     pub token: String,
@@ -25,7 +27,7 @@ pub struct TokenResponse {
 }
 
 /// `POST /api/users`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     pub email: String,
@@ -34,7 +36,7 @@ pub struct RegisterRequest {
 }
 
 /// `POST /api/auth/login`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     pub email: String,
@@ -42,7 +44,7 @@ pub struct LoginRequest {
 }
 
 /// A registered account as the API shows it (never the password hash).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct User {
     pub id: UserId,
@@ -52,7 +54,7 @@ pub struct User {
 }
 
 /// `GET /api/me`: whoever the token names, account or guest.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct Me {
     pub user_id: UserId,
@@ -64,7 +66,7 @@ pub struct Me {
 
 /// How a meeting's media travels: through the server's SFU, directly between two peers, or
 /// chosen by the server by size.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
 pub enum MediaMode {
     Sfu,
@@ -93,7 +95,7 @@ impl MediaMode {
 }
 
 /// Where a meeting is in its life (seed 003): created → active on first join → ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
 pub enum MeetingStatus {
     Created,
@@ -121,7 +123,7 @@ impl MeetingStatus {
 }
 
 /// Why a meeting ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum EndReason {
     /// The host ended it for everyone.
@@ -148,15 +150,16 @@ impl EndReason {
 }
 
 /// `POST /api/meetings`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[ts(optional_fields)]
 pub struct CreateMeetingRequest {
     pub title: String,
     #[serde(default)]
     pub media_mode: Option<MediaMode>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct Meeting {
     pub code: MeetingCode,
@@ -175,7 +178,7 @@ pub struct Meeting {
 }
 
 /// One stay of one participant in a meeting (`GET /api/meetings/{code}/participants`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ParticipantRecord {
     pub participant_id: ParticipantId,
@@ -188,14 +191,14 @@ pub struct ParticipantRecord {
 }
 
 /// `GET /health/ready`: each dependency probed, and the first failing one named.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct Readiness {
     pub status: String,
     pub checks: Vec<DependencyCheck>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct DependencyCheck {
     pub name: String,

@@ -5,6 +5,7 @@
 //! - [`api`]: the REST request and response bodies.
 //! - [`error`]: the stable error codes shared by HTTP responses and `error` frames.
 //! - [`ids`]: newtypes for the identifiers that travel on the wire.
+//! - [`typescript`]: all of the above as a TypeScript module for the UI.
 //!
 //! Field names are camelCase on the wire, message types snake_case (except the seeds'
 //! `ice-candidate`). Timestamps are milliseconds since the Unix epoch.
@@ -13,6 +14,7 @@ pub mod api;
 pub mod error;
 pub mod ids;
 pub mod signal;
+pub mod typescript;
 
 pub use error::{ErrorBody, ErrorCode};
 pub use ids::{MeetingCode, ParticipantId, TrackId, UserId};

@@ -6,9 +6,10 @@ use crate::api::{EndReason, Meeting};
 use crate::error::{ErrorBody, ErrorCode};
 use crate::ids::{MeetingCode, ParticipantId, TrackId};
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 /// A participant's role in a meeting.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Host,
@@ -17,7 +18,7 @@ pub enum Role {
 
 /// A participant's two media transports to the SFU: it offers on `publish` and answers the
 /// server's offers on `subscribe`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
 pub enum TransportKind {
     Publish,
@@ -33,7 +34,7 @@ impl TransportKind {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
 pub enum TrackKind {
     Audio,
@@ -42,7 +43,7 @@ pub enum TrackKind {
 
 /// Where a negotiation message goes: omitted for a peer (P2P, with `peerId`), `"sfu"` for the
 /// server's SFU (with `transport`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
 pub enum Target {
     Sfu,
@@ -78,7 +79,7 @@ impl Destination {
 }
 
 /// A track in a room, as announced.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct TrackInfo {
     pub peer_id: ParticipantId,
@@ -87,7 +88,7 @@ pub struct TrackInfo {
 }
 
 /// An ICE candidate as the browser's `RTCIceCandidateInit` has it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct IceCandidate {
     pub candidate: String,
@@ -104,13 +105,14 @@ pub struct IceCandidate {
 }
 
 /// Messages a client sends.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 #[serde(
     tag = "type",
     rename_all = "snake_case",
     rename_all_fields = "camelCase",
     deny_unknown_fields
 )]
+#[ts(optional_fields)]
 pub enum ClientMessage {
     /// Enter a meeting. With the `resumeToken` from an earlier `joined`, take back that
     /// participant (same id, same place) after a dropped connection.
@@ -264,7 +266,7 @@ impl ClientMessage {
 }
 
 /// A peer as `joined` lists it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct PeerInfo {
     pub peer_id: ParticipantId,
@@ -277,7 +279,7 @@ pub struct PeerInfo {
 }
 
 /// One chat message, as broadcast and as kept for late joiners.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ChatMessage {
     pub id: String,
@@ -289,7 +291,7 @@ pub struct ChatMessage {
 }
 
 /// Why a peer left the room.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum LeaveReason {
     Left,
@@ -313,7 +315,7 @@ impl LeaveReason {
 }
 
 /// Messages the server sends.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 #[serde(
     tag = "type",
     rename_all = "snake_case",
