@@ -5,7 +5,7 @@ SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/parlor/target
 CARGO ?= cargo
 
-.PHONY: help run server build client test lint fmt deps test-deps clean bench
+.PHONY: help run server build client test lint fmt deps test-deps clean bench ui ui-test
 
 help:
 	@echo "make run     build and start Parlor (the server, until the desktop app exists)"
@@ -13,6 +13,7 @@ help:
 	@echo "make test    formatting, lints and every test, on SQLite and PostgreSQL"
 	@echo "make client  build parlor-client, the headless client (release build)"
 	@echo "make bench   codec and SFU benchmarks (release builds, loopback)"
+	@echo "make ui      build the web UI (ui/dist, embedded by release builds of the server)"
 	@echo "make fmt     format the code"
 
 deps:
@@ -21,7 +22,18 @@ deps:
 test-deps:
 	@scripts/ensure-deps.sh test
 
-build: deps
+# npm ci only when the lock file changed since the last install.
+ui/node_modules/.package-lock.json: ui/package-lock.json
+	cd ui && npm ci --no-audit --no-fund
+	@touch $@
+
+ui: deps ui/node_modules/.package-lock.json
+	cd ui && npm run build
+
+ui-test: ui
+	cd ui && npm test
+
+build: ui
 	$(CARGO) build --release -p parlor-server
 
 client: deps
@@ -37,7 +49,7 @@ lint: deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
-test: test-deps lint
+test: test-deps ui-test lint
 	$(CARGO) test --workspace --locked
 
 bench: test-deps

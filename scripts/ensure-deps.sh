@@ -15,6 +15,9 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# The web UI builds with Node.js (20.19 or newer) and npm; any installation will do, so Debian's
+# is only added when there is none.
+command -v npm >/dev/null || missing+=(nodejs npm)
 
 if ((${#missing[@]})); then
   if ! command -v apt-get >/dev/null; then

@@ -274,7 +274,7 @@ async fn rest_auth_failures(b: Backend) {
     let (status, body) = s.get(&format!("/ws/signal?token={guest}"), None).await;
     assert!((400..500).contains(&status), "{status}");
     assert_eq!(body["code"], "invalid_message");
-    let (status, body) = s.get("/no/such/route", None).await;
+    let (status, body) = s.get("/api/no/such/route", None).await;
     assert_eq!((status, body["code"].as_str()), (404, Some("not_found")));
 }
 
@@ -349,4 +349,52 @@ async fn health_and_metrics(b: Backend) {
     let (_ws2, _) = s.join(&ada, &code).await;
     assert_eq!(s.metric("parlor_rooms_active").await, 1.0);
     assert_eq!(s.metric("parlor_participants").await, 1.0);
+}
+
+/// The UI is served at `/` and at the paths it routes itself; API paths stay JSON 404s.
+#[tokio::test]
+async fn serves_the_ui() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    let http = reqwest::Client::new();
+    let fetch = |path: &str| {
+        let req = http.get(s.url(path));
+        async move {
+            let res = req.send().await.unwrap();
+            let status = res.status().as_u16();
+            let kind = res
+                .headers()
+                .get("content-type")
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default();
+            (status, kind, res.text().await.unwrap())
+        }
+    };
+    let root = fetch("/").await;
+    let built = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../ui/dist/index.html")
+        .exists();
+    if built {
+        assert_eq!(root.0, 200);
+        assert!(root.1.starts_with("text/html"), "{root:?}");
+        assert!(root.2.contains("<div id=\"root\">"), "{root:?}");
+        let script = root
+            .2
+            .split("src=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap()
+            .to_owned();
+        let js = fetch(&script).await;
+        assert_eq!(js.0, 200, "{script}");
+        assert!(js.1.contains("javascript"), "{js:?}");
+    } else {
+        assert_eq!(root.0, 503);
+        assert!(root.2.contains("make ui"), "{root:?}");
+    }
+    // A meeting's deep link and the UI's own pages get the same page.
+    for path in ["/m/abc-defg-hij", "/login", "/dashboard"] {
+        assert_eq!(fetch(path).await, root, "{path}");
+    }
+    let (status, body) = s.get("/api/no-such-thing", None).await;
+    assert_eq!((status, body["code"].as_str()), (404, Some("not_found")));
 }

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod error;
 mod health;
 mod meetings;
+mod ui;
 
 use crate::state::AppState;
 use axum::extract::{FromRequest, MatchedPath, Request, State};
@@ -37,7 +38,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(health::metrics))
         .route("/ws/signal", get(crate::signal::upgrade))
-        .fallback(|| async { ApiError::not_found("no such endpoint") })
+        .fallback(ui::serve)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(on_panic))

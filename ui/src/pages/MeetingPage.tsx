@@ -1,0 +1,213 @@
+import { useCallback, useEffect, useReducer, useRef, useState, type FormEvent } from "react";
+import { Link, useNavigate, useParams } from "react-router-dom";
+import { useAction } from "../action";
+import { Chat } from "../components/Chat";
+import { Controls } from "../components/Controls";
+import { ParticipantList } from "../components/ParticipantList";
+import { VideoGrid } from "../components/VideoGrid";
+import { describe } from "../errors";
+import type { Device, DeviceKind, MediaBackend, RemoteTrack, View } from "../media/backend";
+import { BrowserBackend } from "../media/browser";
+import type { ServerMessage } from "../protocol";
+import { useSession, type Session } from "../session";
+import { Signaling } from "../signaling";
+import { initialState, isOver, reduce } from "../state/meeting";
+
+const ENDED_WORDS: Record<string, string> = {
+  host_ended: "The host ended the meeting.",
+  all_left: "Everyone left, so the meeting ended.",
+  removed: "The host removed you from the meeting.",
+};
+
+declare global {
+  interface Window {
+    /** For automated checks of a running call (the browser end-to-end test reads it). */
+    parlor?: { stats: () => Promise<unknown> };
+  }
+}
+
+function Call({ session, code }: { session: Session; code: string }) {
+  const navigate = useNavigate();
+  const [state, dispatch] = useReducer(reduce, session.displayName, initialState);
+  const [remote, setRemote] = useState<RemoteTrack[]>([]);
+  const [local, setLocal] = useState<View | null>(null);
+  const [devices, setDevices] = useState<Device[]>([]);
+  const [speakerId, setSpeakerId] = useState<string | undefined>();
+  const signaling = useRef<Signaling | null>(null);
+  const backend = useRef<MediaBackend | null>(null);
+  const self = state.participants.find((p) => p.isSelf);
+
+  useEffect(() => {
+    const startMedia = () => {
+      backend.current?.close();
+      setRemote([]);
+      const b = new BrowserBackend({
+        signal: (m) => signaling.current?.send(m),
+        remoteTrack: (t) => setRemote((r) => [...r.filter((x) => x.trackId !== t.trackId), t]),
+        remoteTrackEnded: (id) => setRemote((r) => r.filter((x) => x.trackId !== id)),
+        localView: setLocal,
+        problem: (problem) => dispatch({ type: "problem", problem }),
+      });
+      backend.current = b;
+      window.parlor = { stats: () => b.stats() };
+      b.start({ mic: true, camera: true })
+        .then(() => b.devices())
+        .then(setDevices)
+        .catch(() => dispatch({ type: "problem", problem: "media_failed" }));
+    };
+    const onMessage = (m: ServerMessage) => {
+      dispatch({ type: "server", message: m });
+      if (m.type === "joined") startMedia();
+      if ((m.type === "offer" || m.type === "answer" || m.type === "ice-candidate") && !("peerId" in m && m.peerId)) {
+        void backend.current?.onSignal(m);
+      }
+      if (m.type === "muted" && m.peerId === signalingSelf.current) void backend.current?.setMic(false);
+      if (m.type === "removed" || m.type === "meeting_ended") backend.current?.close();
+    };
+    const signalingSelf = { current: "" };
+    const s = new Signaling(session.token, code, {
+      message: (m) => {
+        if (m.type === "joined") signalingSelf.current = m.participantId;
+        onMessage(m);
+      },
+      lost: () => dispatch({ type: "connection_lost" }),
+      closed: (c) => {
+        if (c !== 1000 && c !== 4001) dispatch({ type: "problem", problem: "network" });
+        backend.current?.close();
+      },
+    });
+    signaling.current = s;
+    s.start();
+    return () => {
+      s.stop();
+      backend.current?.close();
+      backend.current = null;
+      window.parlor = undefined;
+    };
+  }, [session.token, code]);
+
+  const toggle = useCallback(
+    async (what: "mic" | "camera") => {
+      if (!self || !backend.current) return;
+      const mic = what === "mic" ? !self.mic : self.mic;
+      const camera = what === "camera" ? !self.camera : self.camera;
+      dispatch({ type: "local_media", mic, camera });
+      signaling.current?.send({ type: "media_state", mic, camera });
+      if (what === "mic") await backend.current.setMic(mic);
+      else await backend.current.setCamera(camera);
+    },
+    [self],
+  );
+
+  const leave = () => {
+    signaling.current?.leave();
+    backend.current?.close();
+    dispatch({ type: "left" });
+  };
+
+  const useDevice = (kind: DeviceKind, id: string) => {
+    if (kind === "speaker") setSpeakerId(id);
+    void backend.current?.useDevice(kind, id);
+  };
+
+  const isHost = state.self?.role === "host";
+
+  if (isOver(state)) {
+    const words =
+      state.phase === "left"
+        ? "You left the meeting."
+        : state.phase === "failed"
+          ? state.notices.at(-1)?.text ?? "Could not join the meeting."
+          : ENDED_WORDS[state.ended?.reason ?? ""] ?? describe("meeting_ended");
+    return (
+      <main className="page narrow">
+        <section className="card" role="status">
+          <h2>{state.meeting?.title ?? "Meeting"}</h2>
+          <p className="ended">{words}</p>
+          {state.phase === "left" && <button onClick={() => location.reload()}>Rejoin</button>}
+          <button onClick={() => navigate("/")}>Back to start</button>
+        </section>
+      </main>
+    );
+  }
+
+  return (
+    <main className="meeting">
+      <header className="top">
+        <h1><Link to="/">Parlor</Link></h1>
+        <div>
+          <strong>{state.meeting?.title ?? "Joining…"}</strong> <code>{code}</code>
+          {state.phase === "reconnecting" && <span className="badge">Reconnecting…</span>}
+        </div>
+      </header>
+      <div className="notices" aria-live="polite">
+        {state.notices.map((n) => (
+          <p key={n.id} className={n.level} role={n.level === "error" ? "alert" : undefined}>
+            {n.text} <button className="link" onClick={() => dispatch({ type: "dismiss", id: n.id })} aria-label="Dismiss">×</button>
+          </p>
+        ))}
+      </div>
+      <div className="stage">
+        <VideoGrid participants={state.participants} remote={remote} local={local} speakers={state.speakers} speakerId={speakerId} />
+        <aside>
+          <ParticipantList
+            participants={state.participants}
+            isHost={isHost}
+            onMute={(peerId) => signaling.current?.send({ type: "mute_participant", peerId })}
+            onRemove={(peerId) => signaling.current?.send({ type: "remove_participant", peerId })}
+          />
+          <Chat messages={state.chat} selfId={state.self?.participantId ?? ""} onSend={(text) => signaling.current?.send({ type: "chat", text })} />
+        </aside>
+      </div>
+      <Controls
+        mic={self?.mic ?? false}
+        camera={self?.camera ?? false}
+        isHost={isHost}
+        devices={devices}
+        onMic={() => void toggle("mic")}
+        onCamera={() => void toggle("camera")}
+        onDevice={useDevice}
+        onLeave={leave}
+        onEnd={() => signaling.current?.send({ type: "end_meeting" })}
+      />
+    </main>
+  );
+}
+
+export function MeetingPage() {
+  const { code = "" } = useParams();
+  const { session, ensureGuest } = useSession();
+  const [name, setName] = useState(session?.displayName ?? "");
+  const { error, run } = useAction();
+  const [ready, setReady] = useState<Session | null>(null);
+
+  useEffect(() => {
+    if (session && !session.guest) setReady(session);
+  }, [session]);
+
+  if (ready) return <Call session={ready} code={code} />;
+
+  const join = async (e: FormEvent) => {
+    e.preventDefault();
+    await run(async () => setReady(await ensureGuest(name.trim())));
+  };
+  return (
+    <main className="page narrow">
+      <header className="top">
+        <h1><Link to="/">Parlor</Link></h1>
+      </header>
+      <form onSubmit={join} className="card">
+        <h2>Join meeting <code>{code}</code></h2>
+        {error && <p role="alert" className="error">{error}</p>}
+        <label>
+          Your name
+          <input name="name" value={name} onChange={(e) => setName(e.target.value)} required maxLength={64} autoFocus />
+        </label>
+        <button type="submit">Join now</button>
+        <p>
+          Have an account? <Link to={`/login?next=/m/${code}`}>Sign in</Link> first.
+        </p>
+      </form>
+    </main>
+  );
+}
