@@ -154,6 +154,7 @@ impl Shared {
     }
 }
 
+#[derive(Default)]
 pub(crate) struct Events {
     gathered: Notify,
     connected: Notify,
@@ -234,11 +235,7 @@ pub async fn run(
     let runtime = webrtc::runtime::default_runtime()
         .ok_or_else(|| CallError::WebRtc("no async runtime".into()))?;
     let initial_bps = f64::from(config.video_bitrate_bps);
-    let sub_events = Arc::new(Events {
-        gathered: Notify::new(),
-        connected: Notify::new(),
-        failed: AtomicBool::new(false),
-    });
+    let sub_events = Arc::new(Events::default());
     let subscribe = peer::build(
         runtime.clone(),
         Arc::new(receive::SubscribeHandler::new(
@@ -251,11 +248,7 @@ pub async fn run(
         shared.nacks.clone(),
     )
     .await?;
-    let pub_events = Arc::new(Events {
-        gathered: Notify::new(),
-        connected: Notify::new(),
-        failed: AtomicBool::new(false),
-    });
+    let pub_events = Arc::new(Events::default());
     let publish = peer::build(
         runtime.clone(),
         Arc::new(PublishHandler(pub_events.clone())),

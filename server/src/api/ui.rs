@@ -22,7 +22,7 @@ pub async fn serve(uri: Uri) -> Response {
         return ApiError::not_found("no such endpoint").into_response();
     }
     let file = path.trim_start_matches('/');
-    if let Some(asset) = (!file.is_empty()).then(|| Assets::get(file)).flatten() {
+    if let Some(asset) = Assets::get(file) {
         // Vite names assets by content hash, so they never change under the same name.
         let cache = if file.starts_with("assets/") {
             "public, max-age=31536000, immutable"

@@ -7,11 +7,11 @@
 //! flows. Drops are drawn from a seeded generator, so a run is repeatable in what it drops.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use tokio::net::UdpSocket;
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 
 /// Loss probability per RTP packet in each direction, 0.0–1.0.
 #[derive(Clone, Copy, Debug)]
@@ -36,15 +36,12 @@ pub struct LossyRelay {
     pub addr: SocketAddr,
     pub counts: Arc<RelayCounts>,
     task: JoinHandle<()>,
-    clients: Arc<Mutex<Vec<JoinHandle<()>>>>,
 }
 
 impl Drop for LossyRelay {
+    /// Stops the relay; its per-client tasks live in a `JoinSet` inside it and go with it.
     fn drop(&mut self) {
         self.task.abort();
-        if let Ok(clients) = self.clients.lock() {
-            clients.iter().for_each(JoinHandle::abort);
-        }
     }
 }
 
@@ -94,25 +91,14 @@ impl LossyRelay {
         let addr = front.local_addr()?;
         let target = SocketAddr::new(target, addr.port());
         let counts = Arc::new(RelayCounts::default());
-        let clients = Arc::new(Mutex::new(Vec::new()));
-        let task = tokio::spawn(relay(front, target, loss, counts.clone(), clients.clone()));
-        Ok(Self {
-            addr,
-            counts,
-            task,
-            clients,
-        })
+        let task = tokio::spawn(relay(front, target, loss, counts.clone()));
+        Ok(Self { addr, counts, task })
     }
 }
 
-async fn relay(
-    front: Arc<UdpSocket>,
-    target: SocketAddr,
-    loss: Loss,
-    counts: Arc<RelayCounts>,
-    clients: Arc<Mutex<Vec<JoinHandle<()>>>>,
-) {
+async fn relay(front: Arc<UdpSocket>, target: SocketAddr, loss: Loss, counts: Arc<RelayCounts>) {
     let mut upstreams: HashMap<SocketAddr, Arc<UdpSocket>> = HashMap::new();
+    let mut clients = JoinSet::new();
     let mut dice = Dice(loss.seed);
     let mut buf = vec![0u8; 65536];
     while let Ok((n, from)) = front.recv_from(&mut buf).await {
@@ -124,16 +110,13 @@ async fn relay(
                 };
                 let u = Arc::new(u);
                 upstreams.insert(from, u.clone());
-                let back = tokio::spawn(downstream(
+                clients.spawn(downstream(
                     u.clone(),
                     front.clone(),
                     from,
                     loss,
                     counts.clone(),
                 ));
-                if let Ok(mut c) = clients.lock() {
-                    c.push(back);
-                }
                 u
             }
         };
@@ -145,14 +128,12 @@ async fn relay(
 }
 
 async fn bind_towards(target: SocketAddr) -> std::io::Result<UdpSocket> {
-    let local: SocketAddr = if target.is_ipv4() {
-        "127.0.0.1:0"
+    let loopback = if target.is_ipv4() {
+        IpAddr::from(Ipv4Addr::LOCALHOST)
     } else {
-        "[::1]:0"
-    }
-    .parse()
-    .map_err(std::io::Error::other)?;
-    let socket = UdpSocket::bind(local).await?;
+        IpAddr::from(Ipv6Addr::LOCALHOST)
+    };
+    let socket = UdpSocket::bind((loopback, 0)).await?;
     socket.connect(target).await?;
     Ok(socket)
 }

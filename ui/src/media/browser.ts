@@ -122,11 +122,9 @@ export class BrowserBackend implements MediaBackend {
     if (m.type === "answer" && m.transport === "publish" && this.publish) {
       await this.publish.setRemoteDescription({ type: "answer", sdp: m.sdp });
     } else if (m.type === "offer" && m.transport === "subscribe") {
-      if (!this.subscribe) {
-        const pc = this.connection("subscribe");
-        pc.ontrack = (e) => this.onTrack(e);
-        this.subscribe = pc;
-      }
+      // Tracks are announced once the answer is set (below), from the transceivers and the
+      // offer's msid lines, rather than from `ontrack`, which fires before the mids settle.
+      this.subscribe ??= this.connection("subscribe");
       this.byMid = sendersByMid(m.sdp);
       await this.subscribe.setRemoteDescription({ type: "offer", sdp: m.sdp });
       const answer = await this.subscribe.createAnswer();
@@ -141,10 +139,6 @@ export class BrowserBackend implements MediaBackend {
         }
       }
     }
-  }
-
-  private onTrack(e: RTCTrackEvent) {
-    this.announce(e.transceiver);
   }
 
   private announce(t: RTCRtpTransceiver) {

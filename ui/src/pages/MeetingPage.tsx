@@ -55,20 +55,18 @@ function Call({ session, code }: { session: Session; code: string }) {
         .then(setDevices)
         .catch(() => dispatch({ type: "problem", problem: "media_failed" }));
     };
-    const onMessage = (m: ServerMessage) => {
-      dispatch({ type: "server", message: m });
-      if (m.type === "joined") startMedia();
-      if ((m.type === "offer" || m.type === "answer" || m.type === "ice-candidate") && !("peerId" in m && m.peerId)) {
-        void backend.current?.onSignal(m);
-      }
-      if (m.type === "muted" && m.peerId === signalingSelf.current) void backend.current?.setMic(false);
-      if (m.type === "removed" || m.type === "meeting_ended") backend.current?.close();
-    };
-    const signalingSelf = { current: "" };
+    let selfId = "";
     const s = new Signaling(session.token, code, {
-      message: (m) => {
-        if (m.type === "joined") signalingSelf.current = m.participantId;
-        onMessage(m);
+      message: (m: ServerMessage) => {
+        dispatch({ type: "server", message: m });
+        if (m.type === "joined") {
+          selfId = m.participantId;
+          startMedia();
+        }
+        // The SFU's offers and answers; peer-to-peer negotiation is not used by this page.
+        if ((m.type === "offer" || m.type === "answer") && m.target === "sfu") void backend.current?.onSignal(m);
+        if (m.type === "muted" && m.peerId === selfId) void backend.current?.setMic(false);
+        if (m.type === "removed" || m.type === "meeting_ended") backend.current?.close();
       },
       lost: () => dispatch({ type: "connection_lost" }),
       closed: (c) => {
