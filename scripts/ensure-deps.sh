@@ -8,7 +8,9 @@ set -euo pipefail
 # bindings, ALSA headers for audio.
 packages=(pkg-config build-essential ca-certificates curl cmake nasm libclang-dev libasound2-dev libv4l-dev libopus-dev)
 if [[ "${1:-}" == "test" ]]; then
-  packages+=(postgresql redis-server)
+  # The browser test drives Debian's Chromium (with a font, so pages render text), in a
+  # network namespace of its own when it may (unshare from util-linux, ip from iproute2).
+  packages+=(postgresql redis-server chromium fonts-dejavu-core iproute2 util-linux)
 fi
 
 missing=()

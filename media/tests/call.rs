@@ -5,81 +5,11 @@
 
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
-use parlor_server::config::{Config, Seconds};
+mod common;
+
+use common::{client, finished, server, server_with};
 use serde_json::Value;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-
-struct Server {
-    url: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    _data: tempfile::TempDir,
-}
-
-async fn server() -> Server {
-    server_with(|_| {}).await
-}
-
-async fn server_with(adjust: impl FnOnce(&mut Config)) -> Server {
-    let data = tempfile::tempdir().unwrap();
-    let mut config = Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: data.path().to_owned(),
-        media_port: 0,
-        reconnect_grace: Seconds(Duration::from_secs(2)),
-        ..Config::default()
-    };
-    adjust(&mut config);
-    let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(parlor_server::run(config, listener, async {
-        let _ = stopped.await;
-    }));
-    Server {
-        url,
-        stop: Some(stop),
-        _data: data,
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-    }
-}
-
-fn client(server: &str, room: &str, name: &str, secs: u32, stats: &Path, extra: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_parlor-client"))
-        .args(["join", "--server", server, "--room", room, "--name", name])
-        .args(["--size", "320x180", "--fps", "15", "--bitrate", "300"])
-        .args(["--duration", &format!("{secs}s")])
-        .arg("--stats-json")
-        .arg(stats)
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-/// Waits for a client to finish; returns its stats and what it printed on stderr.
-fn finish(child: Child, stats: &Path) -> (Value, String) {
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "client failed: {stderr}");
-    let report: Value = serde_json::from_slice(&std::fs::read(stats).unwrap()).unwrap();
-    (report, stderr)
-}
-
-async fn finished(child: Child, stats: std::path::PathBuf) -> (Value, String) {
-    tokio::task::spawn_blocking(move || finish(child, &stats))
-        .await
-        .unwrap()
-}
 
 /// A number from the stats of one of the client's own tracks.
 fn local(report: &Value, kind: &str, field: &str) -> u64 {
@@ -107,11 +37,18 @@ async fn three_clients_and_a_late_joiner() {
     let dir = tempfile::tempdir().unwrap();
     let path = |n: &str| dir.path().join(format!("{n}.json"));
 
-    let a = client(&s.url, &room, "A", 16, &path("a"), &[]);
-    let b = client(&s.url, &room, "B", 16, &path("b"), &["--mute-after", "5s"]);
-    let c = client(&s.url, &room, "C", 7, &path("c"), &[]);
+    let a = client(&s.url, &room, "A", Some(16), &path("a"), &[]);
+    let b = client(
+        &s.url,
+        &room,
+        "B",
+        Some(16),
+        &path("b"),
+        &["--mute-after", "5s"],
+    );
+    let c = client(&s.url, &room, "C", Some(7), &path("c"), &[]);
     tokio::time::sleep(Duration::from_secs(9)).await;
-    let d = client(&s.url, &room, "D", 6, &path("d"), &[]);
+    let d = client(&s.url, &room, "D", Some(6), &path("d"), &[]);
 
     let (c_report, _) = finished(c, path("c")).await;
     let (d_report, _) = finished(d, path("d")).await;
@@ -271,8 +208,8 @@ async fn lost_packets_are_repaired() {
     let room = parlor_testkit::http::host_meeting(&s.url, "Lossy").await;
     let dir = tempfile::tempdir().unwrap();
     let path = |n: &str| dir.path().join(format!("{n}.json"));
-    let a = client(&s.url, &room, "A", 12, &path("a"), &[]);
-    let b = client(&s.url, &room, "B", 12, &path("b"), &[]);
+    let a = client(&s.url, &room, "A", Some(12), &path("a"), &[]);
+    let b = client(&s.url, &room, "B", Some(12), &path("b"), &[]);
     let (a_report, _) = finished(a, path("a")).await;
     let (b_report, _) = finished(b, path("b")).await;
     let counts = &relay.counts;

@@ -62,6 +62,9 @@ struct JoinArgs {
     /// Turn the microphone off after this long (to check that muting stops audio)
     #[arg(long, value_parser = parse_duration)]
     mute_after: Option<Duration>,
+    /// Say this in the meeting's chat once joined
+    #[arg(long)]
+    say: Option<String>,
     /// Write the final statistics here as JSON
     #[arg(long)]
     stats_json: Option<PathBuf>,
@@ -168,10 +171,16 @@ async fn join(args: JoinArgs) -> anyhow::Result<()> {
         let _ = tokio::signal::ctrl_c().await;
         let _ = ctrl_c.send(Control::Leave);
     });
+    let mut say = args.say.map(|text| (controls.clone(), text));
     tokio::spawn(async move {
         while let Some(e) = events.recv().await {
             match e {
-                CallEvent::Joined { participant_id } => eprintln!("joined as {participant_id}"),
+                CallEvent::Joined { participant_id } => {
+                    eprintln!("joined as {participant_id}");
+                    if let Some((controls, text)) = say.take() {
+                        let _ = controls.send(Control::Chat(text));
+                    }
+                }
                 CallEvent::PeerJoined { peer_id, name } => eprintln!("{name} ({peer_id}) joined"),
                 CallEvent::PeerLeft { peer_id } => eprintln!("{peer_id} left"),
                 CallEvent::TrackAdded(t) => {
@@ -180,8 +189,10 @@ async fn join(args: JoinArgs) -> anyhow::Result<()> {
                 CallEvent::TrackRemoved(t) => {
                     eprintln!("track {} from {} gone", t.track_id, t.peer_id)
                 }
+                CallEvent::Chat { from, text } => eprintln!("chat {from}: {text}"),
+                CallEvent::MutedByHost { by } => eprintln!("{by} muted this microphone"),
                 CallEvent::Error(e) => eprintln!("error: {e}"),
-                CallEvent::Ended => eprintln!("the meeting ended"),
+                CallEvent::Ended { reason } => eprintln!("the call ended: {reason}"),
                 CallEvent::Stats(r) => eprintln!("{}", status_line(&r)),
                 CallEvent::ActiveSpeakers(_)
                 | CallEvent::Video { .. }
@@ -193,8 +204,8 @@ async fn join(args: JoinArgs) -> anyhow::Result<()> {
     drop(controls);
     for t in &report.remote {
         println!(
-            "rx {} {} from {}: {} received, {} decoded, {} corrupt, {} missing, {:.1} fps, {:.0} kbit/s, {} lost, {} NACKs, {} keyframe requests, first frame {}, latency p50 {} p95 {}",
-            t.kind, t.track_id, t.peer_id, t.frames_received, t.frames_decoded, t.frames_corrupt,
+            "rx {} {} from {}: {} received, {} decoded ({} unstamped), {} corrupt, {} missing, {:.1} fps, {:.0} kbit/s, {} lost, {} NACKs, {} keyframe requests, first frame {}, latency p50 {} p95 {}",
+            t.kind, t.track_id, t.peer_id, t.frames_received, t.frames_decoded, t.frames_unstamped, t.frames_corrupt,
             t.frames_missing, t.fps, t.bitrate_kbps, t.packets_lost, t.nacks_sent, t.keyframe_requests,
             ms(t.first_frame_ms), ms(t.latency_p50_ms), ms(t.latency_p95_ms),
         );

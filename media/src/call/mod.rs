@@ -96,15 +96,27 @@ pub enum CallEvent {
     },
     /// Once a second: everything measured so far.
     Stats(CallReport),
+    Chat {
+        from: String,
+        text: String,
+    },
+    /// The host turned this participant's microphone off.
+    MutedByHost {
+        by: String,
+    },
     Error(String),
-    Ended,
+    /// The call is over; `reason` as in [`CallReport::ended`].
+    Ended {
+        reason: String,
+    },
 }
 
 /// What a running call can be told.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Control {
     Mic(bool),
     Camera(bool),
+    Chat(String),
     Leave,
 }
 
@@ -123,7 +135,7 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub fn report(&self, participant_id: &str) -> CallReport {
+    pub fn report(&self, participant_id: &str, ended: Option<&str>) -> CallReport {
         let nacks = self.nacks.lock().map(|n| n.clone()).unwrap_or_default();
         let mut remote: Vec<_> = self
             .remote
@@ -150,6 +162,7 @@ impl Shared {
             duration_s: self.joined_at.elapsed().as_secs_f64(),
             remote,
             local,
+            ended: ended.map(str::to_owned),
         }
     }
 }
@@ -219,9 +232,17 @@ pub async fn run(
         request_id: None,
     })
     .await?;
+    let mut names: HashMap<String, String> = HashMap::new();
     let participant_id = loop {
         match sig.recv().await {
-            Some(Ok(ServerMessage::Joined { participant_id, .. })) => break participant_id,
+            Some(Ok(ServerMessage::Joined {
+                participant_id,
+                peers,
+                ..
+            })) => {
+                names.extend(peers.into_iter().map(|p| (p.peer_id.0, p.display_name)));
+                break participant_id;
+            }
             Some(Ok(ServerMessage::Error(e))) => return Err(CallError::Server(e)),
             Some(Ok(_)) => continue,
             Some(Err(e)) => return Err(e),
@@ -313,6 +334,7 @@ pub async fn run(
                         .await?;
                     }
                     ServerMessage::PeerJoined { peer_id, display_name, .. } => {
+                        names.insert(peer_id.0.clone(), display_name.clone());
                         let _ = events.send(CallEvent::PeerJoined { peer_id: peer_id.0, name: display_name });
                     }
                     ServerMessage::PeerLeft { peer_id, .. } => {
@@ -323,11 +345,18 @@ pub async fn run(
                     ServerMessage::ActiveSpeakers { peer_ids } => {
                         let _ = events.send(CallEvent::ActiveSpeakers(peer_ids.into_iter().map(|p| p.0).collect()));
                     }
-                    ServerMessage::Error(e) => { let _ = events.send(CallEvent::Error(e.to_string())); }
-                    ServerMessage::MeetingEnded { .. } | ServerMessage::Removed { .. } => {
-                        let _ = events.send(CallEvent::Ended);
-                        break Ok(());
+                    ServerMessage::Chat(m) => {
+                        let _ = events.send(CallEvent::Chat { from: m.display_name, text: m.text });
                     }
+                    ServerMessage::Muted { peer_id, by } if peer_id == participant_id => {
+                        // The server has already marked the microphone off for everyone.
+                        shared.mic_on.store(false, Ordering::Relaxed);
+                        let by = names.get(by.as_str()).cloned().unwrap_or(by.0);
+                        let _ = events.send(CallEvent::MutedByHost { by });
+                    }
+                    ServerMessage::Error(e) => { let _ = events.send(CallEvent::Error(e.to_string())); }
+                    ServerMessage::MeetingEnded { reason, .. } => break Ok(format!("meeting_ended:{}", reason.as_str())),
+                    ServerMessage::Removed { .. } => break Ok("removed".to_owned()),
                     _ => {}
                 }
             }
@@ -337,28 +366,31 @@ pub async fn run(
             }
             control = controls.recv() => match control {
                 Some(c @ (Control::Mic(_) | Control::Camera(_))) => {
-                    match c {
-                        Control::Mic(on) => shared.mic_on.store(on, Ordering::Relaxed),
-                        Control::Camera(on) => shared.camera_on.store(on, Ordering::Relaxed),
-                        Control::Leave => {}
-                    }
+                    let (flag, on) = match c {
+                        Control::Mic(on) => (&shared.mic_on, on),
+                        _ => (&shared.camera_on, c == Control::Camera(true)),
+                    };
+                    flag.store(on, Ordering::Relaxed);
                     sig.send(&ClientMessage::MediaState {
                         mic: shared.mic_on.load(Ordering::Relaxed),
                         camera: shared.camera_on.load(Ordering::Relaxed),
                         request_id: None,
                     }).await?;
                 }
+                Some(Control::Chat(text)) => {
+                    sig.send(&ClientMessage::Chat { text, request_id: None }).await?;
+                }
                 Some(Control::Leave) | None => {
                     let _ = sig.send(&ClientMessage::Leave { request_id: None }).await;
-                    break Ok(());
+                    break Ok("left".to_owned());
                 }
             },
             _ = tick.tick() => {
-                let _ = events.send(CallEvent::Stats(shared.report(participant_id.as_str())));
+                let _ = events.send(CallEvent::Stats(shared.report(participant_id.as_str(), None)));
             }
             () = sleep_until(deadline) => {
                 let _ = sig.send(&ClientMessage::Leave { request_id: None }).await;
-                break Ok(());
+                break Ok("left".to_owned());
             }
         }
     };
@@ -366,7 +398,11 @@ pub async fn run(
     send::fill_transport_stats(&publish, &shared).await;
     let _ = publish.close().await;
     let _ = subscribe.close().await;
-    result.map(|()| shared.report(participant_id.as_str()))
+    let reason = result?;
+    let _ = events.send(CallEvent::Ended {
+        reason: reason.clone(),
+    });
+    Ok(shared.report(participant_id.as_str(), Some(&reason)))
 }
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {

@@ -13,8 +13,12 @@ pub struct RemoteTrackStats {
     /// Access units (video) or packets (audio) received.
     pub frames_received: u64,
     pub frames_decoded: u64,
-    /// Decoded pictures whose stamp was unreadable, or access units the decoder refused.
+    /// Access units the decoder refused, and (from a sender that stamps its pictures, as
+    /// synthetic sources do) decoded pictures whose stamp was unreadable.
     pub frames_corrupt: u64,
+    /// Decoded pictures from a sender that does not stamp them (a browser's camera): their
+    /// order and latency cannot be read, only that they decoded.
+    pub frames_unstamped: u64,
     /// Gaps in the stamped frame numbers.
     pub frames_missing: u64,
     pub fps: f64,
@@ -53,6 +57,8 @@ pub struct CallReport {
     pub duration_s: f64,
     pub remote: Vec<RemoteTrackStats>,
     pub local: Vec<LocalTrackStats>,
+    /// How the call ended, once it has: `left`, `removed` or `meeting_ended:<reason>`.
+    pub ended: Option<String>,
 }
 
 /// Running measurements for one remote track.
@@ -105,7 +111,7 @@ impl RemoteTrack {
                 self.stats.last_frame_number = Some(n);
                 self.latencies_ms.push(age.as_secs_f64() * 1000.0);
             }
-            None if self.stats.kind == "video" => self.stats.frames_corrupt += 1,
+            None if self.stats.kind == "video" => self.stats.frames_unstamped += 1,
             None => {}
         }
     }
@@ -117,6 +123,12 @@ impl RemoteTrack {
     /// The stats with rates and percentiles filled in as of now.
     pub fn snapshot(&self) -> RemoteTrackStats {
         let mut s = self.stats.clone();
+        // A sender that stamps its pictures stamps every one: from it, an unreadable stamp
+        // means a damaged picture.
+        if s.last_frame_number.is_some() {
+            s.frames_corrupt += s.frames_unstamped;
+            s.frames_unstamped = 0;
+        }
         let secs = self.started.elapsed().as_secs_f64().max(0.001);
         s.fps = s.frames_decoded as f64 / secs;
         s.bitrate_kbps = self.bytes as f64 * 8.0 / secs / 1000.0;
@@ -149,11 +161,29 @@ mod tests {
         }
         t.decoded(t0, None);
         let s = t.snapshot();
+        assert_eq!(
+            s.frames_unstamped, 0,
+            "a stamping sender's unreadable stamp is damage"
+        );
         assert_eq!(s.frames_decoded, 5);
         assert_eq!(s.frames_missing, 2);
         assert_eq!(s.frames_corrupt, 1);
         assert_eq!(s.out_of_order, 0);
         assert_eq!(s.latency_p50_ms, Some(50.0));
         assert_eq!(percentile(&[], 0.5), None);
+    }
+
+    #[test]
+    fn a_sender_that_never_stamps_is_not_corrupt() {
+        let t0 = Instant::now();
+        let mut t = RemoteTrack::new("p".into(), "t".into(), "video");
+        for _ in 0..3 {
+            t.decoded(t0, None);
+        }
+        t.corrupt();
+        let s = t.snapshot();
+        assert_eq!((s.frames_decoded, s.frames_unstamped), (3, 3));
+        assert_eq!(s.frames_corrupt, 1, "only the refused access unit");
+        assert_eq!((s.frames_missing, s.latency_p50_ms), (0, None));
     }
 }

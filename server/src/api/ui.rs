@@ -10,7 +10,7 @@ use axum::http::{header, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
 #[derive(rust_embed::RustEmbed)]
-#[folder = "../ui/dist"]
+#[folder = "$PARLOR_UI_DIST"]
 #[allow_missing = true]
 struct Assets;
 

@@ -4,7 +4,10 @@ import type { ChatMessage } from "../protocol";
 export function Chat({ messages, selfId, onSend }: { messages: ChatMessage[]; selfId: string; onSend: (text: string) => void }) {
   const [text, setText] = useState("");
   const end = useRef<HTMLLIElement>(null);
-  useEffect(() => end.current?.scrollIntoView?.({ block: "end" }), [messages.length]);
+  useEffect(() => {
+    // Braced: scrollIntoView returns a promise in newer browsers, which React would take for a cleanup.
+    void end.current?.scrollIntoView?.({ block: "end" });
+  }, [messages.length]);
   const submit = (e: FormEvent) => {
     e.preventDefault();
     const t = text.trim();

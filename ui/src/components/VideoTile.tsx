@@ -1,6 +1,7 @@
 import { useEffect, useRef } from "react";
 import type { View } from "../media/backend";
 import type { Participant } from "../state/meeting";
+import { CameraIcon, MicIcon } from "./Icon";
 
 export function VideoTile(props: {
   participant: Participant;
@@ -42,8 +43,8 @@ export function VideoTile(props: {
       <figcaption>
         <span className="name">{p.displayName}{p.isSelf ? " (you)" : ""}{p.role === "host" ? " · host" : ""}</span>
         <span className="state">
-          <span title={p.mic ? "Microphone on" : "Microphone off"}>{p.mic ? "🎙" : "🔇"}</span>
-          <span title={p.camera ? "Camera on" : "Camera off"}>{p.camera ? "📷" : "🚫"}</span>
+          <MicIcon on={p.mic} />
+          <CameraIcon on={p.camera} />
         </span>
         {p.reconnecting && <span className="badge">Reconnecting…</span>}
       </figcaption>

@@ -16,7 +16,14 @@ export type View =
 
 export type RemoteTrack = { trackId: TrackId; peerId: ParticipantId; kind: TrackKind; view: View };
 
-export type TrackStats = { trackId: TrackId; kind: TrackKind; framesDecoded: number; packetsLost: number };
+export type TrackStats = {
+  trackId: TrackId;
+  peerId: ParticipantId;
+  kind: TrackKind;
+  framesDecoded: number;
+  packetsReceived: number;
+  packetsLost: number;
+};
 
 export interface MediaBackendEvents {
   /** A message for the server (offers, answers, ICE candidates for the SFU). */
@@ -37,5 +44,7 @@ export interface MediaBackend {
   devices(): Promise<Device[]>;
   useDevice(kind: DeviceKind, id: string): Promise<void>;
   stats(): Promise<TrackStats[]>;
+  /** Whether this side is sending audio and video now (muting stops sending). */
+  sending(): { audio: boolean; video: boolean };
   close(): void;
 }

@@ -210,12 +210,18 @@ export class BrowserBackend implements MediaBackend {
       if (!sender) return;
       out.push({
         trackId: sender.trackId,
+        peerId: sender.peerId,
         kind: s.kind === "audio" ? "audio" : "video",
         framesDecoded: Number(s.framesDecoded ?? 0),
+        packetsReceived: Number(s.packetsReceived ?? 0),
         packetsLost: Number(s.packetsLost ?? 0),
       });
     });
     return out;
+  }
+
+  sending() {
+    return { audio: Boolean(this.senders.audio?.track), video: Boolean(this.senders.video?.track) };
   }
 
   close(): void {

@@ -22,7 +22,7 @@ const ENDED_WORDS: Record<string, string> = {
 declare global {
   interface Window {
     /** For automated checks of a running call (the browser end-to-end test reads it). */
-    parlor?: { stats: () => Promise<unknown> };
+    parlor?: { stats: MediaBackend["stats"]; sending: MediaBackend["sending"] };
   }
 }
 
@@ -49,7 +49,7 @@ function Call({ session, code }: { session: Session; code: string }) {
         problem: (problem) => dispatch({ type: "problem", problem }),
       });
       backend.current = b;
-      window.parlor = { stats: () => b.stats() };
+      window.parlor = { stats: () => b.stats(), sending: () => b.sending() };
       b.start({ mic: true, camera: true })
         .then(() => b.devices())
         .then(setDevices)

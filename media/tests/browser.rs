@@ -1,0 +1,206 @@
+//! The web UI end to end: two people in Debian's Chromium (fake camera and microphone, driven
+//! by Playwright through `ui/e2e/meeting.mjs`) and one `parlor-client` in one meeting on a
+//! `parlor-server` serving the built UI. Everyone decodes everyone else's video, chat goes
+//! round, the host mutes and removes the guest, mutes the native client, and ends the meeting.
+//!
+//! Where it may, the test runs in a network namespace of its own holding only a loopback
+//! interface (`unshare --net`), so the browser can gather no candidate but 127.0.0.1 and no
+//! packet can go anywhere else. Screenshots land in `$CARGO_TARGET_TMPDIR/browser-meeting`.
+
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+mod common;
+
+use serde_json::Value;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const NATIVE: &str = "Native";
+/// Marks the run already inside its own network namespace.
+const ISOLATED: &str = "PARLOR_TEST_NETNS";
+
+fn ui_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui")
+}
+
+/// What the run needs besides this crate, each with how to get it.
+fn prerequisites() {
+    let ui = ui_dir();
+    for (path, fix) in [
+        (ui.join("dist/index.html"), "build the UI: make ui"),
+        (
+            ui.join("node_modules/playwright-core/package.json"),
+            "install the UI's packages: make ui",
+        ),
+        (
+            PathBuf::from(CHROMIUM),
+            "install Chromium: scripts/ensure-deps.sh test",
+        ),
+    ] {
+        assert!(path.exists(), "{} is missing; {fix}", path.display());
+    }
+}
+
+/// Runs this test again inside a new user and network namespace with loopback up. `None`
+/// when namespaces are not available to this user (then the test runs where it is).
+fn rerun_isolated() -> Option<std::process::ExitStatus> {
+    if std::env::var_os(ISOLATED).is_some() {
+        return None;
+    }
+    let probe = Command::new("unshare")
+        .args(["--user", "--map-root-user", "--net", "true"])
+        .stderr(Stdio::null())
+        .status();
+    if !probe.is_ok_and(|s| s.success()) {
+        eprintln!(
+            "note: no network namespace available (unshare --user --net failed); \
+             running in this one, where the SFU's candidates are still loopback only"
+        );
+        return None;
+    }
+    let exe = std::env::current_exe().unwrap();
+    let status = Command::new("unshare")
+        .args(["--user", "--map-root-user", "--net", "--"])
+        .args(["sh", "-c", "ip link set lo up && exec \"$@\"", "sh"])
+        .arg(exe)
+        .args([
+            "a_meeting_in_the_browser",
+            "--exact",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
+        .env(ISOLATED, "1")
+        .status()
+        .unwrap();
+    Some(status)
+}
+
+#[test]
+fn a_meeting_in_the_browser() {
+    prerequisites();
+    if let Some(status) = rerun_isolated() {
+        assert!(status.success(), "the isolated run failed: {status}");
+        return;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(meeting());
+}
+
+async fn meeting() {
+    let s = common::server_with(|c| c.media_bind = Some("127.0.0.1".parse().unwrap())).await;
+    let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-meeting");
+    let _ = std::fs::remove_dir_all(&artifacts);
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let stats = artifacts.join("native.json");
+
+    let mut node = Command::new("node")
+        .arg("e2e/meeting.mjs")
+        .current_dir(ui_dir())
+        .env("PARLOR_URL", &s.url)
+        .env("PARLOR_ARTIFACTS", &artifacts)
+        .env("PARLOR_NATIVE", NATIVE)
+        .env("PARLOR_CHROMIUM", CHROMIUM)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("node (Node.js) runs the browser script");
+    let (lines_tx, mut lines) = tokio::sync::mpsc::unbounded_channel::<Value>();
+    let stdout = node.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            eprintln!("browser: {line}");
+            if let Ok(v) = serde_json::from_str(&line) {
+                let _ = lines_tx.send(v);
+            }
+        }
+    });
+
+    // The host creates the meeting in the browser; the native client joins once it exists and
+    // stays until the meeting ends.
+    let mut native = None;
+    let mut browser_frames = Value::Null;
+    let mut names = Value::Null;
+    let mut screenshot = None;
+    let mut done = false;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(240);
+    while let Ok(Some(event)) = tokio::time::timeout_at(deadline, lines.recv()).await {
+        match event["event"].as_str() {
+            Some("code") => {
+                let code = event["code"].as_str().unwrap();
+                native = Some(common::client(
+                    &s.url,
+                    code,
+                    NATIVE,
+                    None,
+                    &stats,
+                    &["--say", &format!("Hello from {NATIVE}")],
+                ));
+            }
+            Some("frames") => browser_frames = event["frames"].clone(),
+            Some("people") => names = event["people"].clone(),
+            Some("screenshot") => screenshot = event["path"].as_str().map(PathBuf::from),
+            Some("done") => done = true,
+            _ => {}
+        }
+    }
+    let status = tokio::task::spawn_blocking(move || node.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut native = native.expect("the browser created a meeting");
+    if !(status.success() && done) {
+        let _ = native.kill();
+        let out = native.wait_with_output().unwrap();
+        panic!(
+            "the browser script failed ({status}); the native client said:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let (report, log) = common::finished(native, stats).await;
+
+    // The native client saw the meeting end, had its microphone turned off by the host, and
+    // read the chat of both browsers.
+    assert_eq!(report["ended"], "meeting_ended:host_ended", "{report}");
+    assert!(log.contains("Hana muted this microphone"), "{log}");
+    for line in ["chat Hana: Hello from Hana", "chat Gus: Hi Hana, Gus here"] {
+        assert!(log.contains(line), "native client missed {line:?}: {log}");
+    }
+    // It decoded both browsers' video with no corrupt frame, and received their audio.
+    let remote = report["remote"].as_array().unwrap();
+    let videos: Vec<&Value> = remote.iter().filter(|t| t["kind"] == "video").collect();
+    assert_eq!(videos.len(), 2, "video from both browsers: {report}");
+    let mut native_frames = Vec::new();
+    for v in &videos {
+        assert!(v["framesDecoded"].as_u64().unwrap() >= 30, "{v}");
+        assert_eq!(v["framesCorrupt"], 0, "{v}");
+        let from = names[v["peerId"].as_str().unwrap()].as_str().unwrap_or("?");
+        native_frames.push(format!("{from}->{NATIVE} {}", v["framesDecoded"]));
+    }
+    let audio = remote.iter().filter(|t| t["kind"] == "audio");
+    for a in audio {
+        assert!(a["framesDecoded"].as_u64().unwrap() >= 50, "{a}");
+        assert_eq!(a["framesCorrupt"], 0, "{a}");
+    }
+
+    let shot = screenshot.expect("a screenshot of the meeting");
+    assert!(
+        std::fs::metadata(&shot).unwrap().len() > 10_000,
+        "{}",
+        shot.display()
+    );
+    eprintln!(
+        "frames decoded: {browser_frames} {}; screenshot {}",
+        native_frames.join(", "),
+        shot.display()
+    );
+}
