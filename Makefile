@@ -5,10 +5,11 @@ SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/parlor/target
 CARGO ?= cargo
 
-.PHONY: help run server build client test lint fmt deps test-deps clean bench ui ui-test
+.PHONY: help run server build client app app-build test lint fmt deps test-deps clean bench ui ui-test
 
 help:
-	@echo "make run     build and start Parlor (the server, until the desktop app exists)"
+	@echo "make run     build and start Parlor: the desktop app where there is a display, else the server"
+	@echo "make app     build and start the desktop app (release build)"
 	@echo "make server  build and start the headless server (release build)"
 	@echo "make test    formatting, lints and every test, on SQLite and PostgreSQL"
 	@echo "make client  build parlor-client, the headless client (release build)"
@@ -40,7 +41,21 @@ client: deps
 	$(CARGO) build --release -p parlor-media --bin parlor-client
 	@echo "built $(CARGO_TARGET_DIR)/release/parlor-client"
 
-run: server
+# The app needs a display; without one (a server, a container) Parlor runs headless.
+run:
+	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then \
+	  echo "A display is available: starting the Parlor desktop app (make server for the headless server)"; \
+	  $(MAKE) --no-print-directory app; \
+	else \
+	  echo "No display (DISPLAY and WAYLAND_DISPLAY are unset): starting the headless server"; \
+	  $(MAKE) --no-print-directory server; \
+	fi
+
+app-build: ui
+	$(CARGO) build --release -p parlor-app
+
+app: app-build
+	$(CARGO_TARGET_DIR)/release/parlor-app $(ARGS)
 
 server: build
 	$(CARGO_TARGET_DIR)/release/parlor-server $(ARGS)

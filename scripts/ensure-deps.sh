@@ -7,6 +7,8 @@ set -euo pipefail
 # Building: C/C++ for the codecs (openh264, libopus via cmake), libclang for the V4L2
 # bindings, ALSA headers for audio.
 packages=(pkg-config build-essential ca-certificates curl cmake nasm libclang-dev libasound2-dev libv4l-dev libopus-dev)
+# The desktop app: Tauri on WebKitGTK, with a tray icon.
+packages+=(libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libayatana-appindicator3-dev)
 if [[ "${1:-}" == "test" ]]; then
   # The browser test drives Debian's Chromium (with a font, so pages render text), in a
   # network namespace of its own when it may (unshare from util-linux, ip from iproute2).

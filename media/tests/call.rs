@@ -119,7 +119,7 @@ async fn three_clients_and_a_late_joiner() {
 /// stamps readable in the pictures and the tone's marks in the audio.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn engine_delivers_decoded_pictures_and_audio() {
-    use parlor_media::call::{self, CallConfig, CallEvent, Source};
+    use parlor_media::call::{self, CallConfig, CallEvent, MediaConfig, Source};
     use parlor_media::capture::synthetic::is_mark;
     let s = server().await;
     let room = parlor_testkit::http::host_meeting(&s.url, "End to end").await;
@@ -127,14 +127,16 @@ async fn engine_delivers_decoded_pictures_and_audio() {
         server: s.url.clone(),
         room: room.clone(),
         name: name.into(),
-        camera: (!deliver).then_some(Source::Synthetic),
-        mic: (!deliver).then_some(Source::Synthetic),
-        width: 320,
-        height: 180,
-        fps: 15,
-        video_bitrate_bps: 300_000,
-        bind_ip: "127.0.0.1".parse().unwrap(),
-        deliver_media: deliver,
+        media: MediaConfig {
+            camera: (!deliver).then_some(Source::Synthetic),
+            mic: (!deliver).then_some(Source::Synthetic),
+            width: 320,
+            height: 180,
+            fps: 15,
+            video_bitrate_bps: 300_000,
+            bind_ip: "127.0.0.1".parse().unwrap(),
+            deliver_media: deliver,
+        },
     };
     let (_keep_a, controls_a) = tokio::sync::mpsc::unbounded_channel();
     let (_keep_b, controls_b) = tokio::sync::mpsc::unbounded_channel();

@@ -398,3 +398,31 @@ async fn serves_the_ui() {
     let (status, body) = s.get("/api/no-such-thing", None).await;
     assert_eq!((status, body["code"].as_str()), (404, Some("not_found")));
 }
+
+/// The desktop app's pages (their own origin) may call the API; other sites' pages may not.
+#[tokio::test]
+async fn the_desktop_app_may_call_the_api_cross_origin() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    let http = reqwest::Client::new();
+    let preflight = |origin: &'static str| {
+        http.request(reqwest::Method::OPTIONS, s.url("/api/meetings"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization, content-type",
+            )
+            .send()
+    };
+    for origin in ["tauri://localhost", "http://tauri.localhost"] {
+        let res = preflight(origin).await.unwrap();
+        let allowed = res.headers().get("access-control-allow-origin");
+        assert_eq!(allowed.map(|v| v.to_str().unwrap()), Some(origin));
+        let headers = res.headers()["access-control-allow-headers"]
+            .to_str()
+            .unwrap();
+        assert!(headers.contains("authorization"), "{headers}");
+    }
+    let other = preflight("https://elsewhere.example").await.unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+}

@@ -278,7 +278,7 @@ async fn run(
         if let Some((audio, video)) = mids {
             if publish.rtc.is_connected() && now >= next_frame {
                 next_frame = now + Duration::from_millis(33);
-                let key = want_key || frame_no % 60 == 0;
+                let key = want_key || frame_no.is_multiple_of(60);
                 want_key = false;
                 let t90 = MediaTime::from_90khz(u64::from(frame_no) * 3000);
                 if let Some(w) = publish.rtc.writer(video) {

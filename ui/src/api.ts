@@ -12,6 +12,7 @@ import type {
   User,
 } from "./protocol";
 import type { LocalProblem } from "./errors";
+import { parseMeetingLink, serverOrigin } from "./server";
 
 export class ApiError extends Error {
   constructor(
@@ -29,7 +30,7 @@ async function request<T>(method: string, path: string, token?: string, body?: u
   if (token) headers.authorization = `Bearer ${token}`;
   let res: Response;
   try {
-    res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    res = await fetch(serverOrigin() + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   } catch {
     throw new ApiError("network", "could not reach the server", 0);
   }
@@ -64,6 +65,5 @@ export const api = {
 
 /** A meeting code out of whatever was pasted: a code, or a link ending in one. */
 export function parseMeetingCode(input: string): string | null {
-  const m = input.trim().toLowerCase().match(/([a-z]{3}-[a-z]{4}-[a-z]{3})\/?$/);
-  return m ? m[1] : null;
+  return parseMeetingLink(input)?.code ?? null;
 }

@@ -7,7 +7,8 @@ export type LocalProblem =
   | "permission_denied"
   | "no_device"
   | "device_busy"
-  | "media_failed";
+  | "media_failed"
+  | "synthetic_devices";
 
 /**
  * Every server error code, in words a person can act on. `Record<ErrorCode, …>` makes this a
@@ -49,6 +50,7 @@ const LOCAL: Record<LocalProblem, string> = {
   no_device: "No camera or microphone was found.",
   device_busy: "The camera or microphone is in use by another application.",
   media_failed: "Audio and video could not be connected to the meeting.",
+  synthetic_devices: "No camera or microphone was found, so a test pattern and a tone are sent instead.",
 };
 
 export function describe(code: ErrorCode | LocalProblem): string {

@@ -4,16 +4,18 @@
 import { createContext, useCallback, useContext, useMemo, useState, type ReactNode } from "react";
 import type { TokenResponse } from "./protocol";
 import { api } from "./api";
+import { serverOrigin } from "./server";
 
-export type Session = TokenResponse;
+/** A token, and the server that issued it. */
+export type Session = TokenResponse & { server?: string };
 
 const KEY = "parlor.session";
 
 function load(): Session | null {
   try {
     const s = JSON.parse(localStorage.getItem(KEY) ?? "null") as Session | null;
-    // A token about to expire is as good as none.
-    return s && s.expiresAt > Date.now() + 60_000 ? s : null;
+    // A token about to expire is as good as none, and one from another server is no good here.
+    return s && s.expiresAt > Date.now() + 60_000 && (s.server ?? serverOrigin()) === serverOrigin() ? s : null;
   } catch {
     return null;
   }
@@ -25,6 +27,7 @@ type SessionApi = {
   signOut: () => void;
   /** The current session, or a new guest one under `name`. */
   ensureGuest: (name: string) => Promise<Session>;
+  reload: () => void;
 };
 
 const Ctx = createContext<SessionApi | null>(null);
@@ -32,8 +35,9 @@ const Ctx = createContext<SessionApi | null>(null);
 export function SessionProvider({ children }: { children: ReactNode }) {
   const [session, setSession] = useState<Session | null>(load);
   const signIn = useCallback((s: Session) => {
-    localStorage.setItem(KEY, JSON.stringify(s));
-    setSession(s);
+    const kept = { ...s, server: serverOrigin() };
+    localStorage.setItem(KEY, JSON.stringify(kept));
+    setSession(kept);
   }, []);
   const signOut = useCallback(() => {
     localStorage.removeItem(KEY);
@@ -49,7 +53,12 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     },
     [signIn],
   );
-  const value = useMemo(() => ({ session, signIn, signOut, ensureGuest }), [session, signIn, signOut, ensureGuest]);
+  /** After the desktop app switched servers: whatever identity fits the new one. */
+  const reload = useCallback(() => setSession(load()), []);
+  const value = useMemo(
+    () => ({ session, signIn, signOut, ensureGuest, reload }),
+    [session, signIn, signOut, ensureGuest, reload],
+  );
   return <Ctx.Provider value={value}>{children}</Ctx.Provider>;
 }
 

@@ -2,6 +2,7 @@
 // using the `resumeToken` from `joined`, so a network blip keeps the same participant.
 
 import type { ClientMessage, ServerMessage } from "./protocol";
+import { websocketOrigin } from "./server";
 
 /** Close codes after which reconnecting would be wrong (see the server's signal/session). */
 const FINAL_CLOSES = new Set([1000, 1008, 1009, 4000, 4001, 4002]);
@@ -25,7 +26,7 @@ export class Signaling {
     private readonly token: string,
     private readonly roomId: string,
     private readonly on: SignalEvents,
-    private readonly base: string = location.origin.replace(/^http/, "ws"),
+    private readonly base: string = websocketOrigin(),
   ) {}
 
   start(): void {

@@ -6,7 +6,7 @@
 //! - `parlor-client devices` lists the cameras, microphones and speakers this machine offers.
 
 use clap::{Parser, Subcommand};
-use parlor_media::call::{self, CallConfig, CallEvent, Control, Source};
+use parlor_media::call::{self, CallConfig, CallEvent, Control, MediaConfig, Source};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -147,14 +147,16 @@ async fn join(args: JoinArgs) -> anyhow::Result<()> {
         server: args.server,
         room: args.room,
         name: args.name,
-        camera: source(&args.camera),
-        mic: source(&args.mic),
-        width: args.size.0,
-        height: args.size.1,
-        fps: args.fps,
-        video_bitrate_bps: args.bitrate * 1000,
-        bind_ip: args.bind,
-        deliver_media: false,
+        media: MediaConfig {
+            camera: source(&args.camera),
+            mic: source(&args.mic),
+            width: args.size.0,
+            height: args.size.1,
+            fps: args.fps,
+            video_bitrate_bps: args.bitrate * 1000,
+            bind_ip: args.bind,
+            deliver_media: false,
+        },
     };
     let (controls, control_rx) = tokio::sync::mpsc::unbounded_channel();
     let (events_tx, mut events) = tokio::sync::mpsc::unbounded_channel();

@@ -4,6 +4,7 @@
 mod peer;
 mod receive;
 mod send;
+mod session;
 pub mod signaling;
 pub mod stats;
 mod taps;
@@ -12,7 +13,7 @@ use crate::capture::CaptureError;
 use crate::codec::CodecError;
 use parlor_protocol::signal::{ClientMessage, ServerMessage, Target, TrackInfo, TransportKind};
 use parlor_protocol::{ErrorBody, MeetingCode};
-use rtc::peer_connection::sdp::RTCSessionDescription;
+pub use session::MediaSession;
 use signaling::Signaling;
 use stats::{CallReport, LocalTrackStats, RemoteTrack};
 use std::collections::HashMap;
@@ -21,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, Notify};
 use webrtc::peer_connection::{
-    PeerConnection, PeerConnectionEventHandler, RTCIceGatheringState, RTCPeerConnectionState,
+    PeerConnectionEventHandler, RTCIceGatheringState, RTCPeerConnectionState,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -46,12 +47,21 @@ pub enum Source {
     Device(String),
 }
 
+/// The track id of the self view among [`CallEvent::Video`] pictures.
+pub const LOCAL_TRACK: &str = "local";
+
 #[derive(Clone, Debug)]
 pub struct CallConfig {
     /// `http://host:port` of a `parlor-server`.
     pub server: String,
     pub room: String,
     pub name: String,
+    pub media: MediaConfig,
+}
+
+/// What to capture and how to encode it.
+#[derive(Clone, Debug)]
+pub struct MediaConfig {
     /// `None`: send no video.
     pub camera: Option<Source>,
     /// `None`: send no audio.
@@ -63,7 +73,8 @@ pub struct CallConfig {
     /// Local address the media sockets bind to.
     pub bind_ip: std::net::IpAddr,
     /// Send decoded pictures and audio as [`CallEvent::Video`] and [`CallEvent::Audio`] (for
-    /// rendering and playback); a headless client only measures them.
+    /// rendering and playback), and captured pictures as the self view; a headless client
+    /// only measures them.
     pub deliver_media: bool,
 }
 
@@ -193,20 +204,6 @@ impl PeerConnectionEventHandler for PublishHandler {
     }
 }
 
-/// Waits for ICE gathering to finish (host candidates only: quick), so the SDP sent to the
-/// ICE-lite SFU carries our candidates.
-async fn local_sdp(pc: &Arc<dyn PeerConnection>, events: &Events) -> Result<String, CallError> {
-    let _ = tokio::time::timeout(Duration::from_secs(5), events.gathered.notified()).await;
-    pc.local_description()
-        .await
-        .map(|d| d.sdp)
-        .ok_or_else(|| CallError::WebRtc("no local description".into()))
-}
-
-fn sdp_error(e: impl std::fmt::Display) -> CallError {
-    CallError::WebRtc(format!("SDP: {e}"))
-}
-
 /// Runs a call until `duration` passes, the meeting ends or [`Control::Leave`] arrives.
 pub async fn run(
     config: CallConfig,
@@ -216,16 +213,6 @@ pub async fn run(
 ) -> Result<CallReport, CallError> {
     let token = signaling::guest_token(&config.server, &config.name).await?;
     let mut sig = Signaling::connect(&config.server, &token.token).await?;
-    let shared = Arc::new(Shared {
-        joined_at: Instant::now(),
-        remote: Mutex::default(),
-        local: Mutex::default(),
-        mic_on: AtomicBool::new(true),
-        camera_on: AtomicBool::new(true),
-        stopping: AtomicBool::new(false),
-        media_sink: config.deliver_media.then(|| events.clone()),
-        nacks: taps::NackCounts::default(),
-    });
     sig.send(&ClientMessage::Join {
         room_id: MeetingCode(config.room.clone()),
         resume_token: None,
@@ -253,39 +240,8 @@ pub async fn run(
         participant_id: participant_id.to_string(),
     });
 
-    let runtime = webrtc::runtime::default_runtime()
-        .ok_or_else(|| CallError::WebRtc("no async runtime".into()))?;
-    let initial_bps = f64::from(config.video_bitrate_bps);
-    let sub_events = Arc::new(Events::default());
-    let subscribe = peer::build(
-        runtime.clone(),
-        Arc::new(receive::SubscribeHandler::new(
-            shared.clone(),
-            runtime.clone(),
-            sub_events.clone(),
-        )),
-        config.bind_ip,
-        initial_bps,
-        shared.nacks.clone(),
-    )
-    .await?;
-    let pub_events = Arc::new(Events::default());
-    let publish = peer::build(
-        runtime.clone(),
-        Arc::new(PublishHandler(pub_events.clone())),
-        config.bind_ip,
-        initial_bps,
-        taps::NackCounts::default(),
-    )
-    .await?;
-    let tracks = send::add_tracks(&publish, &config).await?;
-    if tracks.any() {
-        let offer = publish.create_offer(None).await.map_err(sdp_error)?;
-        publish
-            .set_local_description(offer)
-            .await
-            .map_err(sdp_error)?;
-        let sdp = local_sdp(&publish, &pub_events).await?;
+    let (mut media, offer) = MediaSession::start(&config.media, events.clone()).await?;
+    if let Some(sdp) = offer {
         sig.send(&ClientMessage::Offer {
             peer_id: None,
             target: Some(Target::Sfu),
@@ -298,8 +254,6 @@ pub async fn run(
 
     let deadline = duration.map(|d| tokio::time::Instant::now() + d);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
-    let mut senders_started = false;
-    let mut subscribe_gathered = false;
     let result = loop {
         tokio::select! {
             msg = sig.recv() => {
@@ -310,20 +264,10 @@ pub async fn run(
                 };
                 match msg {
                     ServerMessage::Answer { target: Some(Target::Sfu), sdp, .. } => {
-                        let answer = RTCSessionDescription::answer(sdp).map_err(sdp_error)?;
-                        publish.set_remote_description(answer).await.map_err(sdp_error)?;
+                        media.publish_answer(sdp).await?;
                     }
                     ServerMessage::Offer { target: Some(Target::Sfu), sdp, .. } => {
-                        let offer = RTCSessionDescription::offer(sdp).map_err(sdp_error)?;
-                        subscribe.set_remote_description(offer).await.map_err(sdp_error)?;
-                        let answer = subscribe.create_answer(None).await.map_err(sdp_error)?;
-                        subscribe.set_local_description(answer).await.map_err(sdp_error)?;
-                        let sdp = if subscribe_gathered {
-                            subscribe.local_description().await.map(|d| d.sdp).unwrap_or_default()
-                        } else {
-                            subscribe_gathered = true;
-                            local_sdp(&subscribe, &sub_events).await?
-                        };
+                        let sdp = media.subscribe_offer(sdp).await?;
                         sig.send(&ClientMessage::Answer {
                             peer_id: None,
                             target: Some(Target::Sfu),
@@ -350,7 +294,7 @@ pub async fn run(
                     }
                     ServerMessage::Muted { peer_id, by } if peer_id == participant_id => {
                         // The server has already marked the microphone off for everyone.
-                        shared.mic_on.store(false, Ordering::Relaxed);
+                        media.set_mic(false);
                         let by = names.get(by.as_str()).cloned().unwrap_or(by.0);
                         let _ = events.send(CallEvent::MutedByHost { by });
                     }
@@ -360,20 +304,15 @@ pub async fn run(
                     _ => {}
                 }
             }
-            () = pub_events.connected.notified(), if !senders_started => {
-                senders_started = true;
-                send::start(&tracks, &config, shared.clone(), publish.clone()).await?;
-            }
             control = controls.recv() => match control {
                 Some(c @ (Control::Mic(_) | Control::Camera(_))) => {
-                    let (flag, on) = match c {
-                        Control::Mic(on) => (&shared.mic_on, on),
-                        _ => (&shared.camera_on, c == Control::Camera(true)),
-                    };
-                    flag.store(on, Ordering::Relaxed);
+                    match c {
+                        Control::Mic(on) => media.set_mic(on),
+                        _ => media.set_camera(c == Control::Camera(true)),
+                    }
                     sig.send(&ClientMessage::MediaState {
-                        mic: shared.mic_on.load(Ordering::Relaxed),
-                        camera: shared.camera_on.load(Ordering::Relaxed),
+                        mic: media.mic_on(),
+                        camera: media.camera_on(),
                         request_id: None,
                     }).await?;
                 }
@@ -386,7 +325,7 @@ pub async fn run(
                 }
             },
             _ = tick.tick() => {
-                let _ = events.send(CallEvent::Stats(shared.report(participant_id.as_str(), None)));
+                let _ = events.send(CallEvent::Stats(media.report(participant_id.as_str(), None)));
             }
             () = sleep_until(deadline) => {
                 let _ = sig.send(&ClientMessage::Leave { request_id: None }).await;
@@ -394,15 +333,16 @@ pub async fn run(
             }
         }
     };
-    shared.stopping.store(true, Ordering::Relaxed);
-    send::fill_transport_stats(&publish, &shared).await;
-    let _ = publish.close().await;
-    let _ = subscribe.close().await;
-    let reason = result?;
-    let _ = events.send(CallEvent::Ended {
-        reason: reason.clone(),
-    });
-    Ok(shared.report(participant_id.as_str(), Some(&reason)))
+    let reason = match result {
+        Ok(reason) => reason,
+        Err(e) => {
+            media.close().await;
+            return Err(e);
+        }
+    };
+    let report = media.finish(participant_id.as_str(), &reason).await;
+    let _ = events.send(CallEvent::Ended { reason });
+    Ok(report)
 }
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {

@@ -4,7 +4,7 @@
 //! bitrate.
 
 use super::peer::{h264_codec, opus_codec};
-use super::{CallConfig, CallError, Shared, Source};
+use super::{CallError, CallEvent, MediaConfig, Shared, Source, LOCAL_TRACK};
 use crate::capture::synthetic::{TestPattern, Tone};
 use crate::capture::{AudioSource, VideoSource};
 use crate::codec::h264::{H264Encoder, VideoEncoderConfig};
@@ -88,7 +88,7 @@ fn rand_ssrc() -> u32 {
 
 pub async fn add_tracks(
     pc: &Arc<dyn PeerConnection>,
-    config: &CallConfig,
+    config: &MediaConfig,
 ) -> Result<Tracks, CallError> {
     let video = match config.camera {
         Some(_) => Some(add(pc, RtpCodecKind::Video, h264_codec(), "video").await?),
@@ -121,38 +121,80 @@ async fn negotiated(sent: &Sent) -> Result<(u32, u8), CallError> {
     Ok((ssrc, pt))
 }
 
+/// The opened camera and microphone with their encoders, before anything is sent.
+pub struct Capture {
+    video: Option<(Box<dyn VideoSource>, H264Encoder)>,
+    audio: Option<(Box<dyn AudioSource>, OpusEncoder)>,
+    bitrate_bps: u32,
+    frame: Duration,
+}
+
+/// Opens the sources and encoders `config` asks for, so a missing or busy device is reported
+/// before the call connects.
+pub fn open(config: &MediaConfig) -> Result<Capture, CallError> {
+    let video = match &config.camera {
+        None => None,
+        Some(source) => {
+            let source: Box<dyn VideoSource> = match source {
+                Source::Synthetic => {
+                    Box::new(TestPattern::new(config.width, config.height, config.fps))
+                }
+                #[cfg(feature = "camera")]
+                Source::Device(id) => Box::new(crate::capture::camera::Camera::open(
+                    id,
+                    config.width as u32,
+                    config.height as u32,
+                    config.fps,
+                )?),
+                #[cfg(not(feature = "camera"))]
+                Source::Device(_) => {
+                    return Err(crate::capture::CaptureError::Unsupported("camera").into())
+                }
+            };
+            let encoder = H264Encoder::new(VideoEncoderConfig {
+                bitrate_bps: config.video_bitrate_bps,
+                fps: config.fps,
+                ..VideoEncoderConfig::default()
+            })?;
+            Some((source, encoder))
+        }
+    };
+    let audio = match &config.mic {
+        None => None,
+        Some(source) => {
+            let source: Box<dyn AudioSource> = match source {
+                Source::Synthetic => Box::new(Tone::new(true)),
+                #[cfg(feature = "microphone")]
+                Source::Device(id) => {
+                    Box::new(crate::capture::microphone::Microphone::open(Some(id))?)
+                }
+                #[cfg(not(feature = "microphone"))]
+                Source::Device(_) => {
+                    return Err(crate::capture::CaptureError::Unsupported("microphone").into())
+                }
+            };
+            Some((source, OpusEncoder::new(AudioEncoderConfig::default())?))
+        }
+    };
+    Ok(Capture {
+        video,
+        audio,
+        bitrate_bps: config.video_bitrate_bps,
+        frame: Duration::from_secs(1) / config.fps.max(1),
+    })
+}
+
 /// Starts capture, encoding and sending for each track; they run until the call stops.
 pub async fn start(
     tracks: &Tracks,
-    config: &CallConfig,
+    capture: Capture,
     shared: Arc<Shared>,
     pc: Arc<dyn PeerConnection>,
 ) -> Result<(), CallError> {
-    if let (Some(sent), Some(source)) = (&tracks.video, &config.camera) {
+    if let (Some(sent), Some((source, encoder))) = (&tracks.video, capture.video) {
         let (ssrc, pt) = negotiated(sent).await?;
         let keyframe = Arc::new(AtomicBool::new(false));
-        let target_bps = Arc::new(AtomicU32::new(config.video_bitrate_bps));
-        let source: Box<dyn VideoSource> = match source {
-            Source::Synthetic => {
-                Box::new(TestPattern::new(config.width, config.height, config.fps))
-            }
-            #[cfg(feature = "camera")]
-            Source::Device(id) => Box::new(crate::capture::camera::Camera::open(
-                id,
-                config.width as u32,
-                config.height as u32,
-                config.fps,
-            )?),
-            #[cfg(not(feature = "camera"))]
-            Source::Device(_) => {
-                return Err(crate::capture::CaptureError::Unsupported("camera").into())
-            }
-        };
-        let encoder = H264Encoder::new(VideoEncoderConfig {
-            bitrate_bps: config.video_bitrate_bps,
-            fps: config.fps,
-            ..VideoEncoderConfig::default()
-        })?;
+        let target_bps = Arc::new(AtomicU32::new(capture.bitrate_bps));
         let (tx, rx) = mpsc::channel(4);
         spawn_video_thread(
             source,
@@ -162,31 +204,20 @@ pub async fn start(
             keyframe.clone(),
             target_bps.clone(),
         );
-        let frame = Duration::from_secs(1) / config.fps.max(1);
         tokio::spawn(write_loop(
             sent.0.clone(),
             ssrc,
             pt,
             rx,
-            frame,
+            capture.frame,
             shared.clone(),
             "video",
         ));
         tokio::spawn(keyframe_requests(sent.0.clone(), keyframe, shared.clone()));
         tokio::spawn(follow_bandwidth(pc, target_bps, shared.clone()));
     }
-    if let (Some(sent), Some(source)) = (&tracks.audio, &config.mic) {
+    if let (Some(sent), Some((source, encoder))) = (&tracks.audio, capture.audio) {
         let (ssrc, pt) = negotiated(sent).await?;
-        let source: Box<dyn AudioSource> = match source {
-            Source::Synthetic => Box::new(Tone::new(true)),
-            #[cfg(feature = "microphone")]
-            Source::Device(id) => Box::new(crate::capture::microphone::Microphone::open(Some(id))?),
-            #[cfg(not(feature = "microphone"))]
-            Source::Device(_) => {
-                return Err(crate::capture::CaptureError::Unsupported("microphone").into())
-            }
-        };
-        let encoder = OpusEncoder::new(AudioEncoderConfig::default())?;
         let (tx, rx) = mpsc::channel(8);
         spawn_audio_thread(source, encoder, tx, shared.clone());
         tokio::spawn(write_loop(
@@ -223,6 +254,14 @@ fn spawn_video_thread(
             };
             if !shared.camera_on.load(Ordering::Relaxed) {
                 continue;
+            }
+            // The self view, when the caller renders pictures.
+            if let Some(sink) = &shared.media_sink {
+                let _ = sink.send(CallEvent::Video {
+                    peer_id: String::new(),
+                    track_id: LOCAL_TRACK.to_owned(),
+                    picture: Arc::new(frame.picture.clone()),
+                });
             }
             if keyframe.swap(false, Ordering::Relaxed) {
                 encoder.request_keyframe();

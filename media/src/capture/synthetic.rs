@@ -137,7 +137,7 @@ impl Tone {
 
     fn render(&mut self) -> AudioFrame {
         let index = self.frame_index();
-        let hz = if index % MARK_EVERY == 0 {
+        let hz = if index.is_multiple_of(MARK_EVERY) {
             MARK_HZ
         } else {
             TONE_HZ

@@ -3,51 +3,14 @@
 
 #![allow(dead_code, clippy::unwrap_used)] // each test binary uses its own part; a panic is the report
 
-use parlor_server::config::{Config, Seconds};
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
-pub struct Server {
-    pub url: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    _data: tempfile::TempDir,
-}
+pub use parlor_testkit::server::{server_with, Server};
 
 pub async fn server() -> Server {
     server_with(|_| {}).await
-}
-
-pub async fn server_with(adjust: impl FnOnce(&mut Config)) -> Server {
-    let data = tempfile::tempdir().unwrap();
-    let mut config = Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: data.path().to_owned(),
-        media_port: 0,
-        reconnect_grace: Seconds(Duration::from_secs(2)),
-        ..Config::default()
-    };
-    adjust(&mut config);
-    let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(parlor_server::run(config, listener, async {
-        let _ = stopped.await;
-    }));
-    Server {
-        url,
-        stop: Some(stop),
-        _data: data,
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-    }
 }
 
 /// A `parlor-client` with synthetic media at 320x180, 15 fps; it stays `secs`, or until the

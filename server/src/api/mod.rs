@@ -20,6 +20,24 @@ use std::time::Instant;
 /// Largest REST request body.
 const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// Where the desktop app's pages come from (Linux and macOS, then Windows). The app carries
+/// its own copy of the UI, so its requests to a server are cross-origin. Tokens travel in the
+/// `Authorization` header, never in cookies, so allowing these origins grants nothing a page
+/// elsewhere could use.
+const APP_ORIGINS: [&str; 3] = [
+    "tauri://localhost",
+    "http://tauri.localhost",
+    "https://tauri.localhost",
+];
+
+fn app_cors() -> tower_http::cors::CorsLayer {
+    use axum::http::{header, HeaderValue, Method};
+    tower_http::cors::CorsLayer::new()
+        .allow_origin(APP_ORIGINS.map(HeaderValue::from_static))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+}
+
 /// Every route of the server. Tests call this without a socket.
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -40,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         .route("/ws/signal", get(crate::signal::upgrade))
         .fallback(ui::serve)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(app_cors())
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(on_panic))
         .with_state(state)

@@ -141,7 +141,7 @@ impl Net {
                             moved = true;
                             self.sent += 1;
                             let lost = t.contents.len() > 300
-                                && self.loss_every.is_some_and(|n| self.sent % n == 0);
+                                && self.loss_every.is_some_and(|n| self.sent.is_multiple_of(n));
                             if lost {
                                 self.dropped += 1;
                             } else {
@@ -162,7 +162,9 @@ impl Net {
             while let Some(t) = self.core.poll_transmit() {
                 moved = true;
                 self.sent += 1;
-                if t.contents.len() > 300 && self.loss_every.is_some_and(|n| self.sent % n == 0) {
+                if t.contents.len() > 300
+                    && self.loss_every.is_some_and(|n| self.sent.is_multiple_of(n))
+                {
                     self.dropped += 1;
                     continue;
                 }

@@ -4,6 +4,7 @@
 //!   a temporary directory), with a fresh database per test.
 //! - [`RedisServer`]: a `redis-server` per test, stopped on drop.
 //! - [`WsClient`]: a real WebSocket client speaking JSON.
+//! - [`server::server_with`]: a `parlor-server` inside the test process.
 //!
 //! Everything listens on 127.0.0.1 only. Servers that outlive a crashed test process are
 //! stopped by a watchdog that waits for the process to exit.
@@ -13,6 +14,7 @@ pub mod lossy;
 pub mod media;
 mod postgres;
 mod redis;
+pub mod server;
 mod ws;
 
 pub use postgres::Postgres;

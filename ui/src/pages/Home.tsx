@@ -1,11 +1,14 @@
 import { useState, type FormEvent } from "react";
 import { Link, useNavigate } from "react-router-dom";
-import { api, parseMeetingCode } from "../api";
+import { api } from "../api";
+import { isNativeApp, parseMeetingLink, serverOrigin, setServerOrigin } from "../server";
 import { useAction } from "../action";
 import { useSession } from "../session";
 
 export function Home() {
-  const { session, signOut } = useSession();
+  const { session, signOut, reload } = useSession();
+  const native = isNativeApp();
+  const [server, setServer] = useState(serverOrigin);
   const navigate = useNavigate();
   const [code, setCode] = useState("");
   const [title, setTitle] = useState("");
@@ -14,12 +17,18 @@ export function Home() {
 
   const join = (e: FormEvent) => {
     e.preventDefault();
-    const c = parseMeetingCode(code);
-    if (!c) {
+    const link = parseMeetingLink(code);
+    if (!link) {
       setError("Enter a meeting code like abc-defg-hij, or paste a meeting link.");
       return;
     }
-    navigate(`/m/${c}`);
+    // In the app, a link names the server too.
+    if (native && link.server && link.server !== serverOrigin()) {
+      setServerOrigin(link.server);
+      setServer(link.server);
+      reload();
+    }
+    navigate(`/m/${link.code}`);
   };
 
   const create = async (e: FormEvent) => {
@@ -49,8 +58,29 @@ export function Home() {
           )}
         </nav>
       </header>
-      <p className="lead">Video meetings in your browser. Join with a code or a link; no install needed.</p>
+      <p className="lead">{native ? "Video meetings: join one on any Parlor server with its code or link." : "Video meetings in your browser. Join with a code or a link; no install needed."}</p>
       {error && <p role="alert" className="error">{error}</p>}
+      {native && (
+        <form
+          className="card"
+          onSubmit={(e) => {
+            e.preventDefault();
+            if (!setServerOrigin(server)) setError("Enter a server address like 192.168.1.20:8080 or https://meet.example.com.");
+            else {
+              setError(null);
+              setServer(serverOrigin());
+              reload();
+            }
+          }}
+        >
+          <h2>Server</h2>
+          <label>
+            Parlor server
+            <input name="server" value={server} onChange={(e) => setServer(e.target.value)} placeholder="http://127.0.0.1:8080" />
+          </label>
+          <button type="submit">Use this server</button>
+        </form>
+      )}
       <form onSubmit={join} className="card">
         <h2>Join a meeting</h2>
         <label>

@@ -8,7 +8,10 @@ import { VideoGrid } from "../components/VideoGrid";
 import { describe } from "../errors";
 import type { Device, DeviceKind, MediaBackend, RemoteTrack, View } from "../media/backend";
 import { BrowserBackend } from "../media/browser";
-import type { ServerMessage } from "../protocol";
+import { NativeBackend } from "../media/native";
+import { isNativeApp } from "../server";
+import type { ClientMessage, ServerMessage } from "../protocol";
+import type { LocalProblem } from "../errors";
 import { useSession, type Session } from "../session";
 import { Signaling } from "../signaling";
 import { initialState, isOver, reduce } from "../state/meeting";
@@ -22,7 +25,12 @@ const ENDED_WORDS: Record<string, string> = {
 declare global {
   interface Window {
     /** For automated checks of a running call (the browser end-to-end test reads it). */
-    parlor?: { stats: MediaBackend["stats"]; sending: MediaBackend["sending"] };
+    parlor?: {
+      stats: MediaBackend["stats"];
+      sending: MediaBackend["sending"];
+      /** The desktop app: pictures received and drawn per track. */
+      drawn?: () => Record<string, { received: number; drawn: number; painter?: string }>;
+    };
   }
 }
 
@@ -41,15 +49,18 @@ function Call({ session, code }: { session: Session; code: string }) {
     const startMedia = () => {
       backend.current?.close();
       setRemote([]);
-      const b = new BrowserBackend({
-        signal: (m) => signaling.current?.send(m),
-        remoteTrack: (t) => setRemote((r) => [...r.filter((x) => x.trackId !== t.trackId), t]),
-        remoteTrackEnded: (id) => setRemote((r) => r.filter((x) => x.trackId !== id)),
+      const events = {
+        signal: (m: ClientMessage) => signaling.current?.send(m),
+        remoteTrack: (t: RemoteTrack) => setRemote((r) => [...r.filter((x) => x.trackId !== t.trackId), t]),
+        remoteTrackEnded: (id: string) => setRemote((r) => r.filter((x) => x.trackId !== id)),
         localView: setLocal,
-        problem: (problem) => dispatch({ type: "problem", problem }),
-      });
+        problem: (problem: LocalProblem) => dispatch({ type: "problem", problem }),
+      };
+      // The desktop app captures, codes and draws natively; a browser uses its own WebRTC.
+      const native = isNativeApp() ? new NativeBackend(events) : null;
+      const b: MediaBackend = native ?? new BrowserBackend(events);
       backend.current = b;
-      window.parlor = { stats: () => b.stats(), sending: () => b.sending() };
+      window.parlor = { stats: () => b.stats(), sending: () => b.sending(), drawn: native ? () => native.drawn() : undefined };
       b.start({ mic: true, camera: true })
         .then(() => b.devices())
         .then(setDevices)

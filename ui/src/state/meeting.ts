@@ -227,7 +227,8 @@ export function reduce(state: MeetingState, action: Action): MeetingState {
       if (state.phase !== "joined" && state.phase !== "connecting") return state;
       return notify({ ...state, phase: "reconnecting" }, "error", describe("connection_lost"));
     case "problem":
-      return notify(state, "error", describe(action.problem));
+      // A stand-in source is worth knowing about, not an error.
+      return notify(state, action.problem === "synthetic_devices" ? "info" : "error", describe(action.problem));
     case "local_media":
       return {
         ...state,

@@ -1,0 +1,4 @@
+//! The app's commands, one module per area. Each returns `Result<_, AppError>`.
+
+pub mod devices;
+pub mod media;

@@ -1,0 +1,22 @@
+//! What a command can answer instead of its result: a typed error the UI matches on by `code`
+//! and shows by `message`.
+
+use serde::Serialize;
+
+#[derive(Debug, thiserror::Error, Serialize, specta::Type)]
+#[serde(tag = "code", content = "message", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum AppError {
+    /// Listing or opening a camera, microphone or speaker failed.
+    #[error("devices: {0}")]
+    Devices(String),
+    /// Something the UI passed in was not acceptable.
+    #[error("{0}")]
+    InvalidInput(String),
+    /// Media for a call could not be set up or negotiated.
+    #[error("media: {0}")]
+    Media(String),
+    /// A call command arrived while no call is running.
+    #[error("no call is running")]
+    NoCall,
+}

@@ -1,0 +1,234 @@
+//! The app's commands on Tauri's mock runtime, in a real call: the test plays the meeting
+//! page (signaling over a WebSocket to an in-process `parlor-server`) and drives the media
+//! commands as the page does, while a second participant (the call engine as a library)
+//! sends a synthetic stamped picture. The app decodes it and hands it to the frame server,
+//! where a WebSocket client with the session's token reads it back, stamp intact.
+
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+use futures_util::StreamExt;
+use parlor_media::call::{self, CallConfig, MediaConfig, Source};
+use parlor_testkit::WsClient;
+use serde_json::{json, Value};
+use std::time::Duration;
+use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, INVOKE_KEY};
+use tauri::webview::InvokeRequest;
+use tauri::WebviewWindow;
+
+fn app() -> (
+    tauri::App<tauri::test::MockRuntime>,
+    WebviewWindow<tauri::test::MockRuntime>,
+) {
+    let app = parlor_app::setup(mock_builder())
+        .unwrap()
+        .build(mock_context(noop_assets()))
+        .unwrap();
+    let webview = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
+        .build()
+        .unwrap();
+    (app, webview)
+}
+
+/// Invokes `cmd` as the page would; `Err` carries the command's error value.
+async fn invoke(
+    webview: &WebviewWindow<tauri::test::MockRuntime>,
+    cmd: &str,
+    args: Value,
+) -> Result<Value, Value> {
+    let webview = webview.clone();
+    let request = InvokeRequest {
+        cmd: cmd.into(),
+        callback: tauri::ipc::CallbackFn(0),
+        error: tauri::ipc::CallbackFn(1),
+        url: "tauri://localhost".parse().unwrap(),
+        body: tauri::ipc::InvokeBody::Json(args),
+        headers: Default::default(),
+        invoke_key: INVOKE_KEY.to_string(),
+    };
+    tokio::task::spawn_blocking(move || {
+        get_ipc_response(&webview, request).map(|b| b.deserialize::<Value>().unwrap())
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devices_include_the_synthetic_sources_and_errors_are_typed() {
+    let (_app, webview) = app();
+    let devices = invoke(&webview, "devices", json!({})).await.unwrap();
+    let synthetic: Vec<&str> = devices
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["synthetic"] == true)
+        .map(|d| d["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(synthetic, ["camera", "microphone"], "{devices}");
+
+    // No call yet: a typed error, not a crash.
+    let err = invoke(&webview, "media_stats", json!({}))
+        .await
+        .unwrap_err();
+    assert_eq!(err, json!({"code": "no_call"}));
+    let err = invoke(&webview, "media_subscribe_offer", json!({"sdp": "v=0"}))
+        .await
+        .unwrap_err();
+    assert_eq!(err["code"], "no_call");
+    // A bad server address is refused before anything opens.
+    let options = json!({"server": "http://", "camera": null, "microphone": null,
+        "width": 320, "height": 180, "fps": 15});
+    let err = invoke(&webview, "media_start", json!({ "options": options }))
+        .await
+        .unwrap_err();
+    assert_eq!(err["code"], "invalid_input", "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_through_the_commands_draws_the_remote_picture() {
+    let s = parlor_testkit::server::server_with(|c| {
+        c.media_bind = Some("127.0.0.1".parse().unwrap());
+    })
+    .await;
+    let room = parlor_testkit::http::host_meeting(&s.url, "App").await;
+    let (_app, webview) = app();
+
+    // The page: a guest token, the signaling socket, `join`.
+    let token: Value = reqwest::Client::new()
+        .post(format!("{}/auth/token", s.url))
+        .json(&json!({"displayName": "App"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ws_url = format!(
+        "{}/ws/signal?token={}",
+        s.url.replace("http", "ws"),
+        token["token"].as_str().unwrap()
+    );
+    let mut page = WsClient::connect(&ws_url).await;
+    page.send(json!({"type": "join", "roomId": room})).await;
+    page.expect("joined").await;
+
+    // Media through the commands: the publish offer goes to the SFU, its answer comes back.
+    let options = json!({"server": s.url, "camera": "synthetic", "microphone": "synthetic",
+        "width": 320, "height": 180, "fps": 15});
+    let offer = invoke(&webview, "media_start", json!({ "options": options }))
+        .await
+        .unwrap();
+    page.send(json!({"type": "offer", "target": "sfu", "transport": "publish", "sdp": offer}))
+        .await;
+    let answer = page.expect("answer").await;
+    invoke(
+        &webview,
+        "media_publish_answer",
+        json!({"sdp": answer["sdp"]}),
+    )
+    .await
+    .unwrap();
+
+    // Another participant sends a stamped test pattern.
+    let other = CallConfig {
+        server: s.url.clone(),
+        room: room.clone(),
+        name: "Other".into(),
+        media: MediaConfig {
+            camera: Some(Source::Synthetic),
+            mic: Some(Source::Synthetic),
+            width: 320,
+            height: 180,
+            fps: 15,
+            video_bitrate_bps: 300_000,
+            bind_ip: "127.0.0.1".parse().unwrap(),
+            deliver_media: false,
+        },
+    };
+    let (_controls, control_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (events, _events_rx) = tokio::sync::mpsc::unbounded_channel();
+    let other = tokio::spawn(call::run(
+        other,
+        Some(Duration::from_secs(8)),
+        control_rx,
+        events,
+    ));
+
+    // The SFU offers the other's tracks on the subscribe transport; the app answers.
+    let offer = page.expect("offer").await;
+    assert_eq!(offer["transport"], "subscribe");
+    let answer = invoke(
+        &webview,
+        "media_subscribe_offer",
+        json!({"sdp": offer["sdp"]}),
+    )
+    .await
+    .unwrap();
+    page.send(json!({"type": "answer", "target": "sfu", "transport": "subscribe", "sdp": answer}))
+        .await;
+
+    // The frame server refuses a wrong token, and streams pictures to the right one.
+    let endpoint = invoke(&webview, "frame_endpoint", json!({})).await.unwrap();
+    let url = endpoint["url"].as_str().unwrap();
+    assert!(url.starts_with("ws://127.0.0.1:"), "{url}");
+    let forged = url.split("token=").next().unwrap().to_owned() + "token=forged";
+    assert!(tokio_tungstenite::connect_async(&forged).await.is_err());
+    let (mut frames, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let (mut remote, mut local) = (Vec::new(), 0);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while remote.len() < 10 {
+        let msg = tokio::time::timeout_at(deadline, frames.next())
+            .await
+            .expect("pictures from the frame server")
+            .unwrap()
+            .unwrap();
+        let data = msg.into_data();
+        let (track, picture) = decode(&data);
+        if track == call::LOCAL_TRACK {
+            local += 1;
+            continue;
+        }
+        assert_eq!((picture.width, picture.height), (320, 180));
+        let stamp = parlor_media::stamp::read(&picture).expect("the sender's stamp survives");
+        remote.push(stamp.frame_number);
+    }
+    assert!(local > 0, "the self view comes through too");
+    assert!(remote.windows(2).all(|w| w[0] < w[1]), "{remote:?}");
+
+    let stats = invoke(&webview, "media_stats", json!({})).await.unwrap();
+    let video = stats
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["kind"] == "video")
+        .unwrap_or_else(|| panic!("{stats}"));
+    assert!(video["framesDecoded"].as_u64().unwrap() >= 10, "{video}");
+    assert_eq!(video["framesCorrupt"], 0, "{video}");
+
+    invoke(&webview, "media_stop", json!({})).await.unwrap();
+    let err = invoke(&webview, "media_stats", json!({}))
+        .await
+        .unwrap_err();
+    assert_eq!(err["code"], "no_call");
+    other.abort();
+}
+
+/// The frame server's message: track id and an I420 picture.
+fn decode(data: &[u8]) -> (String, parlor_media::frame::I420Frame) {
+    assert_eq!(data[0], 1, "version");
+    let n = usize::from(data[1]);
+    let track = String::from_utf8(data[2..2 + n].to_vec()).unwrap();
+    let at = 2 + n;
+    let width = usize::from(u16::from_le_bytes([data[at], data[at + 1]]));
+    let height = usize::from(u16::from_le_bytes([data[at + 2], data[at + 3]]));
+    let (luma, chroma) = (width * height, width * height / 4);
+    let planes = &data[at + 4..];
+    assert_eq!(planes.len(), luma + 2 * chroma);
+    let picture = parlor_media::frame::I420Frame {
+        width,
+        height,
+        y: planes[..luma].to_vec(),
+        u: planes[luma..luma + chroma].to_vec(),
+        v: planes[luma + chroma..].to_vec(),
+    };
+    (track, picture)
+}
