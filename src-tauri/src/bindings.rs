@@ -10,7 +10,7 @@ pub const UI_PATH: &str = "ui/src/native/bindings.ts";
 
 /// Every command and event, for the invoke handler and for the TypeScript module alike.
 pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
-    use commands::{devices, media};
+    use commands::{devices, media, report};
     tauri_specta::Builder::<R>::new().commands(collect_commands![
         devices::devices,
         media::media_start,
@@ -20,6 +20,8 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
         media::media_stats,
         media::media_stop,
         media::frame_endpoint,
+        report::report_wanted,
+        report::report,
     ])
 }
 

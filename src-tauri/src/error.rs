@@ -19,4 +19,7 @@ pub enum AppError {
     /// A call command arrived while no call is running.
     #[error("no call is running")]
     NoCall,
+    /// The `--report` file could not be written.
+    #[error("report: {0}")]
+    Report(String),
 }

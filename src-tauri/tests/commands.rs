@@ -6,8 +6,10 @@
 
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
+mod common;
+
 use futures_util::StreamExt;
-use parlor_media::call::{self, CallConfig, MediaConfig, Source};
+use parlor_media::call;
 use parlor_testkit::WsClient;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -19,7 +21,7 @@ fn app() -> (
     tauri::App<tauri::test::MockRuntime>,
     WebviewWindow<tauri::test::MockRuntime>,
 ) {
-    let app = parlor_app::setup(mock_builder())
+    let app = parlor_app::setup(mock_builder(), &Default::default())
         .unwrap()
         .build(mock_context(noop_assets()))
         .unwrap();
@@ -129,29 +131,7 @@ async fn a_call_through_the_commands_draws_the_remote_picture() {
     .unwrap();
 
     // Another participant sends a stamped test pattern.
-    let other = CallConfig {
-        server: s.url.clone(),
-        room: room.clone(),
-        name: "Other".into(),
-        media: MediaConfig {
-            camera: Some(Source::Synthetic),
-            mic: Some(Source::Synthetic),
-            width: 320,
-            height: 180,
-            fps: 15,
-            video_bitrate_bps: 300_000,
-            bind_ip: "127.0.0.1".parse().unwrap(),
-            deliver_media: false,
-        },
-    };
-    let (_controls, control_rx) = tokio::sync::mpsc::unbounded_channel();
-    let (events, _events_rx) = tokio::sync::mpsc::unbounded_channel();
-    let other = tokio::spawn(call::run(
-        other,
-        Some(Duration::from_secs(8)),
-        control_rx,
-        events,
-    ));
+    let (_controls, other) = common::participant(&s.url, &room, "Other", 8);
 
     // The SFU offers the other's tracks on the subscribe transport; the app answers.
     let offer = page.expect("offer").await;

@@ -6,7 +6,12 @@ import { Home } from "./pages/Home";
 import { AuthPage } from "./pages/AuthPage";
 import { Dashboard } from "./pages/Dashboard";
 import { MeetingPage } from "./pages/MeetingPage";
+import { applyLaunch } from "./server";
 import "./styles.css";
+
+// The desktop app may have been started straight into a meeting.
+const start = applyLaunch();
+if (start) history.replaceState(null, "", start);
 
 function App() {
   return (

@@ -49,3 +49,40 @@ export function parseMeetingLink(input: string): { server?: string; code: string
   const server = /^https?:\/\//i.test(text) ? normalizeServer(text) ?? undefined : undefined;
   return server ? { server, code: m[1] } : { code: m[1] };
 }
+
+/** What the desktop app was started with (`parlor-app --join LINK --name NAME --server URL`). */
+export type Launch = { server?: string | null; join?: string | null; name?: string | null };
+
+declare global {
+  interface Window {
+    __PARLOR_LAUNCH__?: Launch;
+  }
+}
+
+const AUTO_JOIN = "parlor.autojoin";
+
+/**
+ * Applies the app's launch options once per window: chooses the server, and returns the path
+ * to open (a meeting given with `--join`). With `--name` too, the meeting page joins under
+ * that name without asking.
+ */
+export function applyLaunch(): string | null {
+  const launch = window.__PARLOR_LAUNCH__;
+  if (!launch || sessionStorage.getItem("parlor.launched")) return null;
+  sessionStorage.setItem("parlor.launched", "1");
+  if (launch.server) setServerOrigin(launch.server);
+  const link = launch.join ? parseMeetingLink(launch.join) : null;
+  if (!link) return null;
+  if (link.server) setServerOrigin(link.server);
+  if (launch.name) sessionStorage.setItem(AUTO_JOIN, launch.name);
+  return `/m/${link.code}`;
+}
+
+/** The name to join under without asking, until `usedAutoJoinName`. */
+export function autoJoinName(): string | null {
+  return sessionStorage.getItem(AUTO_JOIN);
+}
+
+export function usedAutoJoinName(): void {
+  sessionStorage.removeItem(AUTO_JOIN);
+}

@@ -16,6 +16,13 @@ fn info(device: &cpal::Device, kind: DeviceKind) -> Option<DeviceInfo> {
     Some(DeviceInfo { id, name, kind })
 }
 
+/// ALSA's `null` PCM captures endless zeros with no clock (as fast as they are read): not a
+/// microphone anyone means, and one that would flood a call. As an output it is a fine
+/// "nowhere" to play to, so it stays among the speakers.
+fn is_silent_source(id: &str) -> bool {
+    id == "alsa:null" || id == "null"
+}
+
 /// Input and output devices. With no sound card this is empty (or ALSA's virtual devices).
 pub fn list() -> Result<Vec<DeviceInfo>, CaptureError> {
     let host = cpal::default_host();
@@ -27,6 +34,7 @@ pub fn list() -> Result<Vec<DeviceInfo>, CaptureError> {
         .input_devices()
         .map_err(err)?
         .filter_map(|d| info(&d, DeviceKind::Microphone))
+        .filter(|d| !is_silent_source(&d.id))
         .collect();
     all.extend(
         host.output_devices()
@@ -155,5 +163,21 @@ impl AudioSource for Microphone {
         let rest = self.pending.split_off(FRAME_SAMPLES);
         let samples = std::mem::replace(&mut self.pending, rest);
         Ok(AudioFrame { samples })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_alsa_null_capture_device_is_not_a_microphone() {
+        assert!(super::is_silent_source("alsa:null"));
+        assert!(!super::is_silent_source("alsa:default"));
+        let listed = super::list().unwrap_or_default();
+        assert!(
+            !listed
+                .iter()
+                .any(|d| d.kind == super::DeviceKind::Microphone && d.id == "alsa:null"),
+            "{listed:?}"
+        );
     }
 }

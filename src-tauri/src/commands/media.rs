@@ -24,7 +24,7 @@ pub struct MediaOptions {
 }
 
 /// One remote track as received, for the page's statistics.
-#[derive(Clone, Debug, Serialize, specta::Type)]
+#[derive(Clone, Debug, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct TrackStats {
     pub track_id: String,

@@ -45,7 +45,17 @@ export class NativeBackend implements MediaBackend {
     this.on.problem(e.code === "devices" ? "no_device" : "media_failed");
   }
 
-  async start(opts: { mic: boolean; camera: boolean }): Promise<void> {
+  start(opts: { mic: boolean; camera: boolean }): Promise<void> {
+    // The SFU may offer the room's tracks as soon as the page joins: answers wait for this.
+    const started = this.begin(opts);
+    this.chain = this.chain.then(() => started).catch(() => this.on.problem("media_failed"));
+    return started;
+  }
+
+  private async begin(opts: { mic: boolean; camera: boolean }): Promise<void> {
+    const endpoint = await commands.frameEndpoint();
+    this.feed = new FrameFeed(endpoint.url);
+    const feed = this.feed;
     const listed = await commands.devices();
     const list = listed.status === "ok" ? listed.data : [];
     const choices = loadChoices();
@@ -66,9 +76,6 @@ export class NativeBackend implements MediaBackend {
       return;
     }
     this.on_ = { mic: Boolean(mic), camera: Boolean(camera) };
-    const endpoint = await commands.frameEndpoint();
-    this.feed = new FrameFeed(endpoint.url);
-    const feed = this.feed;
     if (camera) this.on.localView({ kind: "canvas", draw: (canvas) => feed.attach(LOCAL_TRACK, canvas) });
     if (started.data) this.on.signal({ type: "offer", target: "sfu", transport: "publish", sdp: started.data });
   }

@@ -25,6 +25,10 @@ export const commands = {
 	mediaStop: () => typedError<null, AppError>(__TAURI_INVOKE("media_stop")),
 	/**  Where the page gets pictures from. */
 	frameEndpoint: () => __TAURI_INVOKE<FrameEndpoint>("frame_endpoint"),
+	/**  Whether the app was started with `--report`. */
+	reportWanted: () => __TAURI_INVOKE<boolean>("report_wanted"),
+	/**  Writes the page's report to the `--report` file. */
+	report: (report: PageReport_Deserialize) => typedError<null, AppError>(__TAURI_INVOKE("report", { report })),
 };
 
 /* Types */
@@ -36,7 +40,9 @@ export type AppError =
 /**  Media for a call could not be set up or negotiated. */
 { code: "media"; message: string } | 
 /**  A call command arrived while no call is running. */
-{ code: "no_call" };
+{ code: "no_call" } | 
+/**  The `--report` file could not be written. */
+{ code: "report"; message: string };
 
 /**  A device as offered to the person choosing one. */
 export type Device = {
@@ -49,6 +55,25 @@ export type Device = {
 };
 
 export type DeviceKind = "camera" | "microphone" | "speaker";
+
+/**  Pictures a track's canvas received from the frame server and drew. */
+export type DrawnReport = DrawnReport_Serialize | DrawnReport_Deserialize;
+
+/**  Pictures a track's canvas received from the frame server and drew. */
+export type DrawnReport_Deserialize = {
+	received: number,
+	drawn: number,
+	/**  `webgl` or `2d`. */
+	painter?: string | null,
+};
+
+/**  Pictures a track's canvas received from the frame server and drew. */
+export type DrawnReport_Serialize = {
+	received: number,
+	drawn: number,
+	/**  `webgl` or `2d`. */
+	painter: string | null,
+};
 
 /**  Where the page connects, and with what. */
 export type FrameEndpoint = {
@@ -85,6 +110,43 @@ export type MediaOptions_Serialize = {
 	width: number,
 	height: number,
 	fps: number,
+};
+
+export type PageReport = PageReport_Serialize | PageReport_Deserialize;
+
+export type PageReport_Deserialize = {
+	/**  The page's top-left corner in screen pixels, and its scale. */
+	pageX: number | null,
+	pageY: number | null,
+	scale: number | null,
+	meeting?: string | null,
+	tiles: TileReport[],
+	/**  By track id; the self view is `local`. */
+	drawn: { [key in string]: DrawnReport_Deserialize },
+	stats: TrackStats[],
+};
+
+export type PageReport_Serialize = {
+	/**  The page's top-left corner in screen pixels, and its scale. */
+	pageX: number | null,
+	pageY: number | null,
+	scale: number | null,
+	meeting: string | null,
+	tiles: TileReport[],
+	/**  By track id; the self view is `local`. */
+	drawn: { [key in string]: DrawnReport_Serialize },
+	stats: TrackStats[],
+};
+
+/**  One participant's tile, in CSS pixels within the window's page. */
+export type TileReport = {
+	peerId: string,
+	name: string,
+	isSelf: boolean,
+	x: number | null,
+	y: number | null,
+	width: number | null,
+	height: number | null,
 };
 
 /**  One remote track as received, for the page's statistics. */

@@ -9,7 +9,8 @@ import { describe } from "../errors";
 import type { Device, DeviceKind, MediaBackend, RemoteTrack, View } from "../media/backend";
 import { BrowserBackend } from "../media/browser";
 import { NativeBackend } from "../media/native";
-import { isNativeApp } from "../server";
+import { startReporting } from "../native/report";
+import { autoJoinName, isNativeApp, usedAutoJoinName } from "../server";
 import type { ClientMessage, ServerMessage } from "../protocol";
 import type { LocalProblem } from "../errors";
 import { useSession, type Session } from "../session";
@@ -87,7 +88,12 @@ function Call({ session, code }: { session: Session; code: string }) {
     });
     signaling.current = s;
     s.start();
+    let stopReporting = () => {};
+    if (isNativeApp()) {
+      void startReporting(code, () => window.parlor?.drawn?.() ?? {}).then((stop) => (stopReporting = stop));
+    }
     return () => {
+      stopReporting();
       s.stop();
       backend.current?.close();
       backend.current = null;
@@ -189,10 +195,18 @@ export function MeetingPage() {
   const [name, setName] = useState(session?.displayName ?? "");
   const { error, run } = useAction();
   const [ready, setReady] = useState<Session | null>(null);
+  const [autoName] = useState(autoJoinName);
 
   useEffect(() => {
     if (session && !session.guest) setReady(session);
   }, [session]);
+
+  // Started with a name (the desktop app's `--name`): join under it without asking.
+  useEffect(() => {
+    if (!autoName) return;
+    usedAutoJoinName();
+    void run(async () => setReady(await ensureGuest(autoName)));
+  }, [autoName, ensureGuest, run]);
 
   if (ready) return <Call session={ready} code={code} />;
 

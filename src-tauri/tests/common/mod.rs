@@ -1,0 +1,44 @@
+//! What the app's tests share.
+
+use parlor_media::call::{self, stats::CallReport, CallConfig, CallError, Control, MediaConfig};
+use std::time::Duration;
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::task::JoinHandle;
+
+/// Another participant in `room`: the call engine `parlor-client` runs, as a library, sending
+/// a stamped moving test pattern (320x180, 15 fps) and a tone for at most `secs`.
+pub fn participant(
+    server: &str,
+    room: &str,
+    name: &str,
+    secs: u64,
+) -> (
+    UnboundedSender<Control>,
+    JoinHandle<Result<CallReport, CallError>>,
+) {
+    let config = CallConfig {
+        server: server.to_owned(),
+        room: room.to_owned(),
+        name: name.to_owned(),
+        media: MediaConfig {
+            camera: Some(call::Source::Synthetic),
+            mic: Some(call::Source::Synthetic),
+            width: 320,
+            height: 180,
+            fps: 15,
+            video_bitrate_bps: 300_000,
+            bind_ip: [127, 0, 0, 1].into(),
+            deliver_media: false,
+        },
+    };
+    let (controls, control_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (events, mut drain) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move { while drain.recv().await.is_some() {} });
+    let running = tokio::spawn(call::run(
+        config,
+        Some(Duration::from_secs(secs)),
+        control_rx,
+        events,
+    ));
+    (controls, running)
+}
