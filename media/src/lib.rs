@@ -11,4 +11,5 @@ pub mod call;
 pub mod capture;
 pub mod codec;
 pub mod frame;
+pub mod playback;
 pub mod stamp;

@@ -19,6 +19,7 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
         media::media_set,
         media::media_stats,
         media::media_stop,
+        media::media_levels,
         media::frame_endpoint,
         report::report_wanted,
         report::report,

@@ -2,10 +2,13 @@
 
 use crate::frames::{FrameEndpoint, Frames};
 use parlor_media::call::MediaSession;
+use parlor_media::playback::Playback;
 
 pub struct AppState {
     /// The call's media, while the page is in a meeting.
     pub media: tokio::sync::Mutex<Option<MediaSession>>,
+    /// Where the call's remote audio plays, while there is a call.
+    pub playback: std::sync::Mutex<Option<std::sync::Arc<Playback>>>,
     pub frames: Frames,
     pub frame_endpoint: FrameEndpoint,
     /// `--report FILE`.
@@ -20,6 +23,7 @@ impl AppState {
     ) -> Self {
         Self {
             media: tokio::sync::Mutex::default(),
+            playback: std::sync::Mutex::default(),
             frames,
             frame_endpoint,
             report_path,

@@ -133,18 +133,30 @@ async fn a_call_through_the_commands_draws_the_remote_picture() {
     // Another participant sends a stamped test pattern.
     let (_controls, other) = common::participant(&s.url, &room, "Other", 8);
 
-    // The SFU offers the other's tracks on the subscribe transport; the app answers.
-    let offer = page.expect("offer").await;
-    assert_eq!(offer["transport"], "subscribe");
-    let answer = invoke(
-        &webview,
-        "media_subscribe_offer",
-        json!({"sdp": offer["sdp"]}),
-    )
-    .await
-    .unwrap();
-    page.send(json!({"type": "answer", "target": "sfu", "transport": "subscribe", "sdp": answer}))
-        .await;
+    // The SFU offers the other's tracks on the subscribe transport, renegotiating as they
+    // come; the app answers each offer, as the page does.
+    let answering = tokio::spawn({
+        let webview = webview.clone();
+        async move {
+            let mut offers = 0;
+            while let Some(offer) = page.next().await {
+                if offer["type"] != "offer" || offer["transport"] != "subscribe" {
+                    continue;
+                }
+                let answer = invoke(
+                    &webview,
+                    "media_subscribe_offer",
+                    json!({"sdp": offer["sdp"]}),
+                )
+                .await
+                .unwrap();
+                page.send(json!({"type": "answer", "target": "sfu", "transport": "subscribe", "sdp": answer}))
+                    .await;
+                offers += 1;
+            }
+            offers
+        }
+    });
 
     // The frame server refuses a wrong token, and streams pictures to the right one.
     let endpoint = invoke(&webview, "frame_endpoint", json!({})).await.unwrap();
@@ -184,7 +196,16 @@ async fn a_call_through_the_commands_draws_the_remote_picture() {
     assert!(video["framesDecoded"].as_u64().unwrap() >= 10, "{video}");
     assert_eq!(video["framesCorrupt"], 0, "{video}");
 
+    // The microphone (a tone) shows on the meter; the other side's audio is being played.
+    let levels = invoke(&webview, "media_levels", json!({})).await.unwrap();
+    let input = levels["input"].as_f64().unwrap();
+    assert!((0.05..0.5).contains(&input), "{levels}");
+    assert!(levels["framesPlayed"].as_u64().unwrap() > 10, "{levels}");
+    assert_eq!(levels["tracks"], 1, "{levels}");
+    eprintln!("levels: {levels}");
+
     invoke(&webview, "media_stop", json!({})).await.unwrap();
+    answering.abort();
     let err = invoke(&webview, "media_stats", json!({}))
         .await
         .unwrap_err();

@@ -132,6 +132,9 @@ try {
   }
   emit("people", { people: await people(host) });
 
+  step("the microphone meter moves");
+  await until("a level on the host's meter", () => host.locator("meter.level").evaluate((m) => m.value), (v) => v > 0);
+
   step("every browser decodes both other videos");
   const others = { Hana: ["Gus", nativeName], Gus: ["Hana", nativeName] };
   const first = {};

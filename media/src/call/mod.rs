@@ -138,6 +138,9 @@ pub(crate) struct Shared {
     pub local: Mutex<HashMap<&'static str, LocalTrackStats>>,
     pub mic_on: AtomicBool,
     pub camera_on: AtomicBool,
+    /// The microphone's loudness over its last 20 ms (RMS, 0 to 1, as `f32` bits), muted or
+    /// not, for a level meter.
+    pub mic_level: std::sync::atomic::AtomicU32,
     pub stopping: AtomicBool,
     /// Where decoded media goes, when the caller asked for it.
     pub media_sink: Option<mpsc::UnboundedSender<CallEvent>>,

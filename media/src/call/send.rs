@@ -297,6 +297,9 @@ fn spawn_audio_thread(
             let Ok(frame) = source.next_frame() else {
                 break;
             };
+            shared
+                .mic_level
+                .store(rms(&frame.samples).to_bits(), Ordering::Relaxed);
             // Muted: nothing is encoded and no packet leaves.
             if !shared.mic_on.load(Ordering::Relaxed) {
                 continue;
@@ -317,6 +320,13 @@ fn spawn_audio_thread(
             }
         }
     });
+}
+
+/// Root mean square of 16-bit samples, scaled to 0..1.
+fn rms(samples: &[i16]) -> f32 {
+    let n = samples.len().max(1) as f64;
+    let sum: f64 = samples.iter().map(|&s| f64::from(s).powi(2)).sum();
+    ((sum / n).sqrt() / f64::from(i16::MAX)) as f32
 }
 
 async fn write_loop(

@@ -54,6 +54,7 @@ impl MediaSession {
             local: Mutex::default(),
             mic_on: AtomicBool::new(true),
             camera_on: AtomicBool::new(true),
+            mic_level: Default::default(),
             stopping: AtomicBool::new(false),
             media_sink: config.deliver_media.then(|| events.clone()),
             nacks: taps::NackCounts::default(),
@@ -164,6 +165,11 @@ impl MediaSession {
 
     pub fn mic_on(&self) -> bool {
         self.shared.mic_on.load(Ordering::Relaxed)
+    }
+
+    /// The microphone's loudness now: RMS over the last 20 ms, 0 to 1.
+    pub fn mic_level(&self) -> f32 {
+        f32::from_bits(self.shared.mic_level.load(Ordering::Relaxed))
     }
 
     pub fn camera_on(&self) -> bool {

@@ -5,8 +5,10 @@ use crate::error::AppError;
 use crate::frames::FrameEndpoint;
 use crate::state::AppState;
 use parlor_media::call::{CallEvent, MediaConfig, MediaSession, Source};
+use parlor_media::playback::{Playback, PlaybackStats};
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv4Addr, ToSocketAddrs};
+use std::sync::Arc;
 use tauri::State;
 
 /// What to capture: a device id from `devices`, `"synthetic"`, or nothing.
@@ -18,6 +20,9 @@ pub struct MediaOptions {
     pub server: String,
     pub camera: Option<String>,
     pub microphone: Option<String>,
+    /// A speaker's id from `devices`; the default one when absent.
+    #[serde(default)]
+    pub speaker: Option<String>,
     pub width: u32,
     pub height: u32,
     pub fps: u32,
@@ -96,12 +101,17 @@ pub async fn media_start(
         .await
         .map_err(media_error)?;
     let frames = state.frames.clone();
+    let playback = Arc::new(Playback::start(options.speaker.as_deref()));
+    if let Ok(mut slot) = state.playback.lock() {
+        *slot = Some(playback.clone());
+    }
     tokio::spawn(async move {
         while let Some(event) = rx.recv().await {
             match event {
                 CallEvent::Video {
                     track_id, picture, ..
                 } => frames.publish(&track_id, &picture),
+                CallEvent::Audio { peer_id, frame } => playback.push(&peer_id, &frame),
                 CallEvent::Error(e) => tracing::warn!(error = %e, "media"),
                 _ => {}
             }
@@ -197,8 +207,46 @@ pub async fn media_stop(state: State<'_, AppState>) -> Result<(), AppError> {
     if let Some(session) = state.media.lock().await.take() {
         session.close().await;
     }
+    if let Ok(mut playback) = state.playback.lock() {
+        playback.take();
+    }
     state.frames.remove(None);
     Ok(())
+}
+
+/// Loudness and playback, for the level meter and for diagnosis.
+#[derive(Clone, Debug, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct Levels {
+    /// The microphone's loudness over the last 20 ms (RMS, 0 to 1), muted or not.
+    pub input: f32,
+    /// Where remote audio plays (a device id, or `null`).
+    pub output: String,
+    pub frames_played: u32,
+    pub underruns: u32,
+    /// Remote audio tracks being mixed.
+    pub tracks: u32,
+}
+
+/// The microphone's level now, and how playback is going.
+#[tauri::command]
+#[specta::specta]
+pub async fn media_levels(state: State<'_, AppState>) -> Result<Levels, AppError> {
+    let input = with_session(&state, async |s| Ok(s.mic_level())).await?;
+    let played: PlaybackStats = state
+        .playback
+        .lock()
+        .ok()
+        .and_then(|p| p.as_ref().map(|p| p.stats()))
+        .unwrap_or_default();
+    let count = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+    Ok(Levels {
+        input,
+        output: played.output,
+        frames_played: count(played.frames_played),
+        underruns: count(played.underruns),
+        tracks: count(played.tracks as u64),
+    })
 }
 
 /// Where the page gets pictures from.

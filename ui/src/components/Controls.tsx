@@ -4,6 +4,8 @@ import type { Device, DeviceKind } from "../media/backend";
 export function Controls(props: {
   mic: boolean;
   camera: boolean;
+  /** The microphone's loudness, 0 to 1. */
+  level: number;
   isHost: boolean;
   devices: Device[];
   onMic: () => void;
@@ -44,6 +46,8 @@ export function Controls(props: {
       <button onClick={props.onMic} aria-pressed={!props.mic} title="Microphone (M)">
         {props.mic ? "Mute" : "Unmute"}
       </button>
+      {/* Loudness on a rising scale: speech sits around 0.05 to 0.3 RMS. */}
+      <meter className="level" min={0} max={1} value={Math.min(1, Math.sqrt(props.level * 4))} title="Microphone level" aria-label="Microphone level" />
       <button onClick={props.onCamera} aria-pressed={!props.camera} title="Camera (V)">
         {props.camera ? "Stop video" : "Start video"}
       </button>

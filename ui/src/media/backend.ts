@@ -44,6 +44,8 @@ export interface MediaBackend {
   devices(): Promise<Device[]>;
   useDevice(kind: DeviceKind, id: string): Promise<void>;
   stats(): Promise<TrackStats[]>;
+  /** The microphone's loudness now (RMS, 0 to 1), for a level meter. */
+  inputLevel(): Promise<number>;
   /** Whether this side is sending audio and video now (muting stops sending). */
   sending(): { audio: boolean; video: boolean };
   close(): void;

@@ -220,11 +220,30 @@ export class BrowserBackend implements MediaBackend {
     return out;
   }
 
+  private meter: { ctx: AudioContext; analyser: AnalyserNode; track: MediaStreamTrack } | null = null;
+
+  async inputLevel(): Promise<number> {
+    const track = this.tracks.audio;
+    if (!track || typeof AudioContext === "undefined") return 0;
+    if (this.meter?.track !== track) {
+      void this.meter?.ctx.close();
+      const ctx = new AudioContext();
+      const analyser = ctx.createAnalyser();
+      ctx.createMediaStreamSource(new MediaStream([track])).connect(analyser);
+      this.meter = { ctx, analyser, track };
+    }
+    const samples = new Float32Array(this.meter.analyser.fftSize);
+    this.meter.analyser.getFloatTimeDomainData(samples);
+    return Math.sqrt(samples.reduce((sum, s) => sum + s * s, 0) / samples.length);
+  }
+
   sending() {
     return { audio: Boolean(this.senders.audio?.track), video: Boolean(this.senders.video?.track) };
   }
 
   close(): void {
+    void this.meter?.ctx.close();
+    this.meter = null;
     for (const t of Object.values(this.tracks)) t?.stop();
     this.publish?.close();
     this.subscribe?.close();

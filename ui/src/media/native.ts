@@ -66,6 +66,7 @@ export class NativeBackend implements MediaBackend {
       server: serverOrigin(),
       camera: camera?.id ?? null,
       microphone: mic?.id ?? null,
+      speaker: pickDevice(list, "speaker", choices.speaker)?.id ?? null,
       width: 640,
       height: 360,
       fps: 30,
@@ -147,6 +148,11 @@ export class NativeBackend implements MediaBackend {
       packetsReceived: t.packetsReceived,
       packetsLost: t.packetsLost,
     }));
+  }
+
+  async inputLevel(): Promise<number> {
+    const r = await commands.mediaLevels();
+    return r.status === "ok" ? r.data.input ?? 0 : 0;
   }
 
   sending() {

@@ -23,6 +23,8 @@ export const commands = {
 	mediaStats: () => typedError<TrackStats[], AppError>(__TAURI_INVOKE("media_stats")),
 	/**  Ends the call's media: capture stops and both transports close. */
 	mediaStop: () => typedError<null, AppError>(__TAURI_INVOKE("media_stop")),
+	/**  The microphone's level now, and how playback is going. */
+	mediaLevels: () => typedError<Levels, AppError>(__TAURI_INVOKE("media_levels")),
 	/**  Where the page gets pictures from. */
 	frameEndpoint: () => __TAURI_INVOKE<FrameEndpoint>("frame_endpoint"),
 	/**  Whether the app was started with `--report`. */
@@ -81,6 +83,18 @@ export type FrameEndpoint = {
 	url: string,
 };
 
+/**  Loudness and playback, for the level meter and for diagnosis. */
+export type Levels = {
+	/**  The microphone's loudness over the last 20 ms (RMS, 0 to 1), muted or not. */
+	input: number | null,
+	/**  Where remote audio plays (a device id, or `null`). */
+	output: string,
+	framesPlayed: number,
+	underruns: number,
+	/**  Remote audio tracks being mixed. */
+	tracks: number,
+};
+
 /**  What to capture: a device id from `devices`, `"synthetic"`, or nothing. */
 export type MediaOptions = MediaOptions_Serialize | MediaOptions_Deserialize;
 
@@ -93,6 +107,8 @@ export type MediaOptions_Deserialize = {
 	server: string,
 	camera?: string | null,
 	microphone?: string | null,
+	/**  A speaker's id from `devices`; the default one when absent. */
+	speaker?: string | null,
 	width: number,
 	height: number,
 	fps: number,
@@ -107,6 +123,8 @@ export type MediaOptions_Serialize = {
 	server: string,
 	camera: string | null,
 	microphone: string | null,
+	/**  A speaker's id from `devices`; the default one when absent. */
+	speaker: string | null,
 	width: number,
 	height: number,
 	fps: number,

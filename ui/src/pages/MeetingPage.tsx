@@ -42,6 +42,7 @@ function Call({ session, code }: { session: Session; code: string }) {
   const [local, setLocal] = useState<View | null>(null);
   const [devices, setDevices] = useState<Device[]>([]);
   const [speakerId, setSpeakerId] = useState<string | undefined>();
+  const [level, setLevel] = useState(0);
   const signaling = useRef<Signaling | null>(null);
   const backend = useRef<MediaBackend | null>(null);
   const self = state.participants.find((p) => p.isSelf);
@@ -100,6 +101,14 @@ function Call({ session, code }: { session: Session; code: string }) {
       window.parlor = undefined;
     };
   }, [session.token, code]);
+
+  // The microphone's level meter, five times a second.
+  useEffect(() => {
+    const timer = setInterval(() => {
+      void backend.current?.inputLevel().then(setLevel, () => setLevel(0));
+    }, 200);
+    return () => clearInterval(timer);
+  }, []);
 
   const toggle = useCallback(
     async (what: "mic" | "camera") => {
@@ -177,6 +186,7 @@ function Call({ session, code }: { session: Session; code: string }) {
       <Controls
         mic={self?.mic ?? false}
         camera={self?.camera ?? false}
+        level={level}
         isHost={isHost}
         devices={devices}
         onMic={() => void toggle("mic")}
