@@ -5,11 +5,12 @@ SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/parlor/target
 CARGO ?= cargo
 
-.PHONY: help run server build client app app-build test lint fmt deps test-deps clean bench ui ui-test
+.PHONY: help run server build client app app-build bundle test lint fmt deps test-deps clean bench ui ui-test
 
 help:
 	@echo "make run     build and start Parlor: the desktop app where there is a display, else the server"
 	@echo "make app     build and start the desktop app (release build)"
+	@echo "make bundle  desktop app packages (.deb; BUNDLES=deb,appimage for an AppImage too)"
 	@echo "make server  build and start the headless server (release build)"
 	@echo "make test    formatting, lints and every test, on SQLite and PostgreSQL"
 	@echo "make client  build parlor-client, the headless client (release build)"
@@ -71,9 +72,17 @@ bench: test-deps
 	$(CARGO) build --release -p parlor-server -p parlor-media --bins
 	$(CARGO) bench -p parlor-media --bench codec
 	$(CARGO) bench -p parlor-media --bench sfu
+	$(MAKE) --no-print-directory ui
+	$(CARGO) bench -p parlor-app --bench app
 
 fmt:
 	$(CARGO) fmt --all
 
 clean:
 	$(CARGO) clean
+
+# Desktop bundles with the Tauri CLI (from npm): a .deb always; BUNDLES=deb,appimage adds an
+# AppImage where its tools can be fetched. Output: $(CARGO_TARGET_DIR)/release/bundle/.
+BUNDLES ?= deb
+bundle: ui
+	cd src-tauri && npx --yes @tauri-apps/cli@2 build --bundles $(BUNDLES) --config ../packaging/desktop/tauri.bundle.json

@@ -3,27 +3,32 @@
 
 use crate::commands;
 use tauri::Runtime;
-use tauri_specta::collect_commands;
+use tauri_specta::{collect_commands, collect_events};
 
 /// Where the generated module lives, from the workspace root.
 pub const UI_PATH: &str = "ui/src/native/bindings.ts";
 
 /// Every command and event, for the invoke handler and for the TypeScript module alike.
 pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
-    use commands::{devices, media, report};
-    tauri_specta::Builder::<R>::new().commands(collect_commands![
-        devices::devices,
-        media::media_start,
-        media::media_publish_answer,
-        media::media_subscribe_offer,
-        media::media_set,
-        media::media_stats,
-        media::media_stop,
-        media::media_levels,
-        media::frame_endpoint,
-        report::report_wanted,
-        report::report,
-    ])
+    use crate::window::{CloseRequested, LeaveRequested};
+    use commands::{app, devices, media, report};
+    tauri_specta::Builder::<R>::new()
+        .events(collect_events![CloseRequested, LeaveRequested])
+        .commands(collect_commands![
+            app::quit,
+            devices::devices,
+            media::media_start,
+            media::media_publish_answer,
+            media::media_subscribe_offer,
+            media::media_set,
+            media::media_stats,
+            media::media_stop,
+            media::media_levels,
+            media::media_cpu,
+            media::frame_endpoint,
+            report::report_wanted,
+            report::report,
+        ])
 }
 
 /// Writes the TypeScript module to `path`.

@@ -13,6 +13,16 @@ pub struct AppState {
     pub frame_endpoint: FrameEndpoint,
     /// `--report FILE`.
     pub report_path: Option<std::path::PathBuf>,
+    /// What commands may do to the running app; set once it runs (absent in tests).
+    pub hooks: std::sync::OnceLock<Hooks>,
+}
+
+/// The running app's part in commands, kept free of its runtime type.
+pub struct Hooks {
+    /// Ends the app.
+    pub exit: Box<dyn Fn() + Send + Sync>,
+    /// A call started (`true`) or ended.
+    pub in_call: Box<dyn Fn(bool) + Send + Sync>,
 }
 
 impl AppState {
@@ -27,6 +37,7 @@ impl AppState {
             frames,
             frame_endpoint,
             report_path,
+            hooks: std::sync::OnceLock::new(),
         }
     }
 }

@@ -23,6 +23,7 @@ fn app() -> (
 ) {
     let app = parlor_app::setup(mock_builder(), &Default::default())
         .unwrap()
+        .0
         .build(mock_context(noop_assets()))
         .unwrap();
     let webview = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())

@@ -146,6 +146,7 @@ pub(crate) struct Shared {
     pub media_sink: Option<mpsc::UnboundedSender<CallEvent>>,
     /// NACKs sent on the subscribe transport, by media SSRC.
     pub nacks: taps::NackCounts,
+    pub cpu: stats::StageCpu,
 }
 
 impl Shared {
@@ -177,6 +178,7 @@ impl Shared {
             remote,
             local,
             ended: ended.map(str::to_owned),
+            cpu: self.cpu.report(),
         }
     }
 }

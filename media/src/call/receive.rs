@@ -2,7 +2,7 @@
 //! of its own), checked and measured. A frame the decoder refuses, or a gap in the packets,
 //! asks the sender for a keyframe.
 
-use super::stats::RemoteTrack;
+use super::stats::{RemoteTrack, StageCpu};
 use super::{CallEvent, Events, Shared};
 use crate::codec::h264::H264Decoder;
 use crate::codec::opus::OpusDecoder;
@@ -178,45 +178,47 @@ fn spawn_decoder(
     shared: Arc<Shared>,
     wants_key: Arc<AtomicBool>,
 ) {
-    std::thread::spawn(move || {
-        let Ok(mut decoder) = H264Decoder::new() else {
-            return;
-        };
-        // Until the first keyframe, and after frames were lost, deltas cannot be decoded
-        // correctly: they are skipped (the picture freezes) until the next keyframe.
-        let mut synced = false;
-        while let Ok((au, after_gap)) = rx.recv() {
-            if after_gap {
-                synced = false;
-            }
-            let keyframe = au_has_idr(&au);
-            if !synced && !keyframe {
-                continue;
-            }
-            synced = true;
-            match decoder.decode(&au) {
-                Ok(Some(picture)) => {
-                    let now = SystemTime::now();
-                    let stamp = stamp::read(&picture).map(|s| (s.frame_number, s.age(now)));
-                    with_track(&shared, &key, |t| t.decoded(shared.joined_at, stamp));
-                    if let Some(sink) = &shared.media_sink {
-                        let (peer_id, track_id) = key.split_once('/').unwrap_or((&key, ""));
-                        let _ = sink.send(CallEvent::Video {
-                            peer_id: peer_id.to_owned(),
-                            track_id: track_id.to_owned(),
-                            picture: Arc::new(picture),
-                        });
-                    }
-                }
-                Ok(None) => {}
-                Err(_) => {
-                    with_track(&shared, &key, RemoteTrack::corrupt);
-                    wants_key.store(true, Ordering::Relaxed);
+    let _ = std::thread::Builder::new()
+        .name("parlor-video-out".into())
+        .spawn(move || {
+            let Ok(mut decoder) = H264Decoder::new() else {
+                return;
+            };
+            // Until the first keyframe, and after frames were lost, deltas cannot be decoded
+            // correctly: they are skipped (the picture freezes) until the next keyframe.
+            let mut synced = false;
+            while let Ok((au, after_gap)) = rx.recv() {
+                if after_gap {
                     synced = false;
                 }
+                let keyframe = au_has_idr(&au);
+                if !synced && !keyframe {
+                    continue;
+                }
+                synced = true;
+                match StageCpu::time(&shared.cpu.decode, || decoder.decode(&au)) {
+                    Ok(Some(picture)) => {
+                        let now = SystemTime::now();
+                        let stamp = stamp::read(&picture).map(|s| (s.frame_number, s.age(now)));
+                        with_track(&shared, &key, |t| t.decoded(shared.joined_at, stamp));
+                        if let Some(sink) = &shared.media_sink {
+                            let (peer_id, track_id) = key.split_once('/').unwrap_or((&key, ""));
+                            let _ = sink.send(CallEvent::Video {
+                                peer_id: peer_id.to_owned(),
+                                track_id: track_id.to_owned(),
+                                picture: Arc::new(picture),
+                            });
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(_) => {
+                        with_track(&shared, &key, RemoteTrack::corrupt);
+                        wants_key.store(true, Ordering::Relaxed);
+                        synced = false;
+                    }
+                }
             }
-        }
-    });
+        });
 }
 
 /// Whether an Annex-B access unit holds an IDR slice.
@@ -231,7 +233,7 @@ async fn read_audio(track: Arc<dyn TrackRemote>, key: String, shared: Arc<Shared
     };
     let mut seq = SeqTracker::default();
     while let Some(packet) = next_packet(&track, &mut seq, &shared, &key).await {
-        let decoded = decoder.decode(&packet.payload);
+        let decoded = StageCpu::time(&shared.cpu.decode, || decoder.decode(&packet.payload));
         let ok = decoded.is_ok();
         if let (Some(sink), Ok(frame)) = (&shared.media_sink, decoded) {
             let peer_id = key.split_once('/').map_or(key.as_str(), |(p, _)| p);

@@ -4,6 +4,7 @@
 //! bitrate.
 
 use super::peer::{h264_codec, opus_codec};
+use super::stats::StageCpu;
 use super::{CallError, CallEvent, MediaConfig, Shared, Source, LOCAL_TRACK};
 use crate::capture::synthetic::{TestPattern, Tone};
 use crate::capture::{AudioSource, VideoSource};
@@ -247,43 +248,45 @@ fn spawn_video_thread(
     keyframe: Arc<AtomicBool>,
     target_bps: Arc<AtomicU32>,
 ) {
-    std::thread::spawn(move || {
-        while !shared.stopping.load(Ordering::Relaxed) {
-            let Ok(frame) = source.next_frame() else {
-                break;
-            };
-            if !shared.camera_on.load(Ordering::Relaxed) {
-                continue;
-            }
-            // The self view, when the caller renders pictures.
-            if let Some(sink) = &shared.media_sink {
-                let _ = sink.send(CallEvent::Video {
-                    peer_id: String::new(),
-                    track_id: LOCAL_TRACK.to_owned(),
-                    picture: Arc::new(frame.picture.clone()),
-                });
-            }
-            if keyframe.swap(false, Ordering::Relaxed) {
-                encoder.request_keyframe();
-            }
-            let _ = encoder.set_bitrate(target_bps.load(Ordering::Relaxed));
-            match encoder.encode(&frame.picture) {
-                Ok(Some(out)) => {
-                    if tx
-                        .blocking_send(Encoded {
-                            data: out.data,
-                            keyframe: out.keyframe,
-                        })
-                        .is_err()
-                    {
-                        break;
-                    }
+    let _ = std::thread::Builder::new()
+        .name("parlor-video-in".into())
+        .spawn(move || {
+            while !shared.stopping.load(Ordering::Relaxed) {
+                let Ok(frame) = StageCpu::time(&shared.cpu.capture, || source.next_frame()) else {
+                    break;
+                };
+                if !shared.camera_on.load(Ordering::Relaxed) {
+                    continue;
                 }
-                Ok(None) => {}
-                Err(e) => tracing::warn!(error = %e, "video encode failed"),
+                // The self view, when the caller renders pictures.
+                if let Some(sink) = &shared.media_sink {
+                    let _ = sink.send(CallEvent::Video {
+                        peer_id: String::new(),
+                        track_id: LOCAL_TRACK.to_owned(),
+                        picture: Arc::new(frame.picture.clone()),
+                    });
+                }
+                if keyframe.swap(false, Ordering::Relaxed) {
+                    encoder.request_keyframe();
+                }
+                let _ = encoder.set_bitrate(target_bps.load(Ordering::Relaxed));
+                match StageCpu::time(&shared.cpu.encode, || encoder.encode(&frame.picture)) {
+                    Ok(Some(out)) => {
+                        if tx
+                            .blocking_send(Encoded {
+                                data: out.data,
+                                keyframe: out.keyframe,
+                            })
+                            .is_err()
+                        {
+                            break;
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(error = %e, "video encode failed"),
+                }
             }
-        }
-    });
+        });
 }
 
 fn spawn_audio_thread(
@@ -292,34 +295,36 @@ fn spawn_audio_thread(
     tx: mpsc::Sender<Encoded>,
     shared: Arc<Shared>,
 ) {
-    std::thread::spawn(move || {
-        while !shared.stopping.load(Ordering::Relaxed) {
-            let Ok(frame) = source.next_frame() else {
-                break;
-            };
-            shared
-                .mic_level
-                .store(rms(&frame.samples).to_bits(), Ordering::Relaxed);
-            // Muted: nothing is encoded and no packet leaves.
-            if !shared.mic_on.load(Ordering::Relaxed) {
-                continue;
-            }
-            match encoder.encode(&frame) {
-                Ok(data) => {
-                    if tx
-                        .blocking_send(Encoded {
-                            data,
-                            keyframe: false,
-                        })
-                        .is_err()
-                    {
-                        break;
-                    }
+    let _ = std::thread::Builder::new()
+        .name("parlor-audio-in".into())
+        .spawn(move || {
+            while !shared.stopping.load(Ordering::Relaxed) {
+                let Ok(frame) = StageCpu::time(&shared.cpu.capture, || source.next_frame()) else {
+                    break;
+                };
+                shared
+                    .mic_level
+                    .store(rms(&frame.samples).to_bits(), Ordering::Relaxed);
+                // Muted: nothing is encoded and no packet leaves.
+                if !shared.mic_on.load(Ordering::Relaxed) {
+                    continue;
                 }
-                Err(e) => tracing::warn!(error = %e, "audio encode failed"),
+                match StageCpu::time(&shared.cpu.encode, || encoder.encode(&frame)) {
+                    Ok(data) => {
+                        if tx
+                            .blocking_send(Encoded {
+                                data,
+                                keyframe: false,
+                            })
+                            .is_err()
+                        {
+                            break;
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "audio encode failed"),
+                }
             }
-        }
-    });
+        });
 }
 
 /// Root mean square of 16-bit samples, scaled to 0..1.

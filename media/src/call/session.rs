@@ -58,6 +58,7 @@ impl MediaSession {
             stopping: AtomicBool::new(false),
             media_sink: config.deliver_media.then(|| events.clone()),
             nacks: taps::NackCounts::default(),
+            cpu: Default::default(),
         });
         let runtime = webrtc::runtime::default_runtime()
             .ok_or_else(|| CallError::WebRtc("no async runtime".into()))?;

@@ -59,6 +59,54 @@ pub struct CallReport {
     pub local: Vec<LocalTrackStats>,
     /// How the call ended, once it has: `left`, `removed` or `meeting_ended:<reason>`.
     pub ended: Option<String>,
+    /// CPU time spent in each media stage so far.
+    pub cpu: StageCpuReport,
+}
+
+/// CPU time (of the threads doing the work, not wall time) per media stage, in milliseconds.
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StageCpuReport {
+    /// Producing pictures and audio: the camera or test pattern, the microphone or tone.
+    pub capture_ms: f64,
+    /// H.264 and Opus encoding.
+    pub encode_ms: f64,
+    /// H.264 and Opus decoding.
+    pub decode_ms: f64,
+}
+
+/// Running totals behind [`StageCpuReport`], in nanoseconds.
+#[derive(Debug, Default)]
+pub struct StageCpu {
+    pub capture: std::sync::atomic::AtomicU64,
+    pub encode: std::sync::atomic::AtomicU64,
+    pub decode: std::sync::atomic::AtomicU64,
+}
+
+impl StageCpu {
+    /// Runs `f`, adding the calling thread's CPU time for it to `stage`.
+    pub fn time<T>(stage: &std::sync::atomic::AtomicU64, f: impl FnOnce() -> T) -> T {
+        let start = cpu_time::ThreadTime::try_now().ok();
+        let out = f();
+        if let Some(spent) = start.map(|s| s.elapsed()) {
+            stage.fetch_add(
+                u64::try_from(spent.as_nanos()).unwrap_or(u64::MAX),
+                std::sync::atomic::Ordering::Relaxed,
+            );
+        }
+        out
+    }
+
+    pub fn report(&self) -> StageCpuReport {
+        let ms = |a: &std::sync::atomic::AtomicU64| {
+            a.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1e6
+        };
+        StageCpuReport {
+            capture_ms: ms(&self.capture),
+            encode_ms: ms(&self.encode),
+            decode_ms: ms(&self.decode),
+        }
+    }
 }
 
 /// Running measurements for one remote track.

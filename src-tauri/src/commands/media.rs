@@ -118,6 +118,9 @@ pub async fn media_start(
         }
     });
     *media = Some(session);
+    if let Some(hooks) = state.hooks.get() {
+        (hooks.in_call)(true);
+    }
     Ok(offer)
 }
 
@@ -211,6 +214,9 @@ pub async fn media_stop(state: State<'_, AppState>) -> Result<(), AppError> {
         playback.take();
     }
     state.frames.remove(None);
+    if let Some(hooks) = state.hooks.get() {
+        (hooks.in_call)(false);
+    }
     Ok(())
 }
 
@@ -226,6 +232,30 @@ pub struct Levels {
     pub underruns: u32,
     /// Remote audio tracks being mixed.
     pub tracks: u32,
+}
+
+/// CPU time the call's media stages have used, in milliseconds.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct StageCpu {
+    pub capture_ms: f64,
+    pub encode_ms: f64,
+    pub decode_ms: f64,
+}
+
+/// How much CPU capture, encoding and decoding have taken so far in this call.
+#[tauri::command]
+#[specta::specta]
+pub async fn media_cpu(state: State<'_, AppState>) -> Result<StageCpu, AppError> {
+    with_session(&state, async |s| {
+        let cpu = s.report("", None).cpu;
+        Ok(StageCpu {
+            capture_ms: cpu.capture_ms,
+            encode_ms: cpu.encode_ms,
+            decode_ms: cpu.decode_ms,
+        })
+    })
+    .await
 }
 
 /// The microphone's level now, and how playback is going.

@@ -1,5 +1,6 @@
 //! The app's commands, one module per area. Each returns `Result<_, AppError>`.
 
+pub mod app;
 pub mod devices;
 pub mod media;
 pub mod report;

@@ -2,7 +2,7 @@
 //! (each tile, where it is, how many pictures it has drawn) and what the call measured, and
 //! it is written to FILE as JSON. For support, and for checking a running app from outside.
 
-use crate::commands::media::TrackStats;
+use crate::commands::media::{StageCpu, TrackStats};
 use crate::error::AppError;
 use crate::state::AppState;
 use serde::{Deserialize, Serialize};
@@ -44,6 +44,9 @@ pub struct PageReport {
     /// By track id; the self view is `local`.
     pub drawn: HashMap<String, DrawnReport>,
     pub stats: Vec<TrackStats>,
+    /// CPU per media stage (native), and time the page spent drawing pictures.
+    pub cpu: StageCpu,
+    pub draw_ms: f64,
 }
 
 /// Whether the app was started with `--report`.

@@ -1,4 +1,8 @@
-//! What the app's tests share.
+//! What the app's tests (and its benchmark) share.
+
+#![allow(dead_code)] // each test binary uses its own part
+
+pub mod display;
 
 use parlor_media::call::{self, stats::CallReport, CallConfig, CallError, Control, MediaConfig};
 use std::time::Duration;
@@ -16,6 +20,20 @@ pub fn participant(
     UnboundedSender<Control>,
     JoinHandle<Result<CallReport, CallError>>,
 ) {
+    participant_sized(server, room, name, secs, (320, 180, 15))
+}
+
+/// [`participant`] with the picture's width, height and frame rate.
+pub fn participant_sized(
+    server: &str,
+    room: &str,
+    name: &str,
+    secs: u64,
+    (width, height, fps): (usize, usize, u32),
+) -> (
+    UnboundedSender<Control>,
+    JoinHandle<Result<CallReport, CallError>>,
+) {
     let config = CallConfig {
         server: server.to_owned(),
         room: room.to_owned(),
@@ -23,10 +41,10 @@ pub fn participant(
         media: MediaConfig {
             camera: Some(call::Source::Synthetic),
             mic: Some(call::Source::Synthetic),
-            width: 320,
-            height: 180,
-            fps: 15,
-            video_bitrate_bps: 300_000,
+            width,
+            height,
+            fps,
+            video_bitrate_bps: if width > 320 { 800_000 } else { 300_000 },
             bind_ip: [127, 0, 0, 1].into(),
             deliver_media: false,
         },

@@ -55,7 +55,8 @@ void main() {
 }`;
 
 function webglPainter(canvas: HTMLCanvasElement): Painter | null {
-  const gl = canvas.getContext("webgl", { preserveDrawingBuffer: true });
+  // No preserved buffer, no antialiasing, no alpha: each picture replaces the last whole.
+  const gl = canvas.getContext("webgl", { preserveDrawingBuffer: false, antialias: false, alpha: false, depth: false });
   if (!gl) return null;
   const shader = (type: number, src: string) => {
     const s = gl.createShader(type)!;
@@ -89,6 +90,7 @@ function webglPainter(canvas: HTMLCanvasElement): Painter | null {
     return t;
   });
   gl.pixelStorei(gl.UNPACK_ALIGNMENT, 1);
+  let size = "";
   return {
     kind: "webgl",
     paint(f) {
@@ -102,10 +104,14 @@ function webglPainter(canvas: HTMLCanvasElement): Painter | null {
         [f.u, f.width / 2, f.height / 2],
         [f.v, f.width / 2, f.height / 2],
       ];
+      // Textures are allocated once per picture size and then only refilled.
+      const fresh = size !== `${f.width}x${f.height}`;
+      size = `${f.width}x${f.height}`;
       planes.forEach(([data, w, h], i) => {
         gl.activeTexture(gl.TEXTURE0 + i);
         gl.bindTexture(gl.TEXTURE_2D, textures[i]);
-        gl.texImage2D(gl.TEXTURE_2D, 0, gl.LUMINANCE, w, h, 0, gl.LUMINANCE, gl.UNSIGNED_BYTE, data);
+        if (fresh) gl.texImage2D(gl.TEXTURE_2D, 0, gl.LUMINANCE, w, h, 0, gl.LUMINANCE, gl.UNSIGNED_BYTE, data);
+        else gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, w, h, gl.LUMINANCE, gl.UNSIGNED_BYTE, data);
       });
       gl.drawArrays(gl.TRIANGLE_STRIP, 0, 4);
     },
@@ -151,6 +157,8 @@ export class FrameFeed {
   private closed = false;
   /** Pictures received and drawn per track, for checks of a running call. */
   readonly counts = new Map<string, { received: number; drawn: number; painter?: string }>();
+  /** Milliseconds spent drawing, all tracks together. */
+  drawMs = 0;
 
   constructor(private readonly url: string) {
     this.connect();
@@ -186,7 +194,9 @@ export class FrameFeed {
       if (!frame) continue;
       for (const t of targets) {
         if (t.drawn === frame) continue;
+        const began = performance.now();
         t.painter.paint(frame);
+        this.drawMs += performance.now() - began;
         t.drawn = frame;
         const c = this.counts.get(trackId);
         if (c) {

@@ -164,6 +164,11 @@ export class NativeBackend implements MediaBackend {
     return Object.fromEntries(this.feed?.counts ?? []);
   }
 
+  /** Milliseconds spent drawing pictures so far. */
+  drawMs(): number {
+    return this.feed?.drawMs ?? 0;
+  }
+
   close(): void {
     this.closed = true;
     this.feed?.close();

@@ -21,12 +21,16 @@ function tiles(): TileReport[] {
 }
 
 /** Starts reporting when the app asked for it; returns how to stop. */
-export async function startReporting(meeting: string, drawn: () => Record<string, DrawnReport>): Promise<() => void> {
+export async function startReporting(
+  meeting: string,
+  drawn: () => Record<string, DrawnReport>,
+  drawMs: () => number,
+): Promise<() => void> {
   if (!(await commands.reportWanted())) return () => undefined;
   const win = getCurrentWindow();
   const timer = setInterval(async () => {
     const [at, scale] = await Promise.all([win.innerPosition(), win.scaleFactor()]);
-    const stats = await commands.mediaStats();
+    const [stats, cpu] = await Promise.all([commands.mediaStats(), commands.mediaCpu()]);
     await commands.report({
       pageX: at.x,
       pageY: at.y,
@@ -35,6 +39,8 @@ export async function startReporting(meeting: string, drawn: () => Record<string
       tiles: tiles(),
       drawn: drawn(),
       stats: stats.status === "ok" ? stats.data : [],
+      cpu: cpu.status === "ok" ? cpu.data : { captureMs: 0, encodeMs: 0, decodeMs: 0 },
+      drawMs: drawMs(),
     });
   }, 1000);
   return () => clearInterval(timer);

@@ -10,6 +10,7 @@ import type { Device, DeviceKind, MediaBackend, RemoteTrack, View } from "../med
 import { BrowserBackend } from "../media/browser";
 import { NativeBackend } from "../media/native";
 import { startReporting } from "../native/report";
+import { commands, events } from "../native/bindings";
 import { autoJoinName, isNativeApp, usedAutoJoinName } from "../server";
 import type { ClientMessage, ServerMessage } from "../protocol";
 import type { LocalProblem } from "../errors";
@@ -91,7 +92,11 @@ function Call({ session, code }: { session: Session; code: string }) {
     s.start();
     let stopReporting = () => {};
     if (isNativeApp()) {
-      void startReporting(code, () => window.parlor?.drawn?.() ?? {}).then((stop) => (stopReporting = stop));
+      void startReporting(
+        code,
+        () => window.parlor?.drawn?.() ?? {},
+        () => (backend.current instanceof NativeBackend ? backend.current.drawMs() : 0),
+      ).then((stop) => (stopReporting = stop));
     }
     return () => {
       stopReporting();
@@ -128,6 +133,23 @@ function Call({ session, code }: { session: Session; code: string }) {
     backend.current?.close();
     dispatch({ type: "left" });
   };
+
+  // The desktop app: closing the window or the tray's "Leave the call" during a call.
+  const leaveRef = useRef(leave);
+  leaveRef.current = leave;
+  useEffect(() => {
+    if (!isNativeApp()) return;
+    const unlisten = [
+      events.closeRequested.listen(() => {
+        if (window.confirm("You are in a call. Leave it and quit Parlor?")) {
+          leaveRef.current();
+          void commands.quit();
+        }
+      }),
+      events.leaveRequested.listen(() => leaveRef.current()),
+    ];
+    return () => unlisten.forEach((u) => void u.then((off) => off()));
+  }, []);
 
   const useDevice = (kind: DeviceKind, id: string) => {
     if (kind === "speaker") setSpeakerId(id);
