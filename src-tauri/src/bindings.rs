@@ -11,11 +11,14 @@ pub const UI_PATH: &str = "ui/src/native/bindings.ts";
 /// Every command and event, for the invoke handler and for the TypeScript module alike.
 pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
     use crate::window::{CloseRequested, LeaveRequested};
-    use commands::{app, devices, media, report};
+    use commands::{app, devices, host, media, report};
     tauri_specta::Builder::<R>::new()
         .events(collect_events![CloseRequested, LeaveRequested])
         .commands(collect_commands![
             app::quit,
+            host::host_start,
+            host::host_info,
+            host::host_stop,
             devices::devices,
             media::media_start,
             media::media_publish_answer,

@@ -19,6 +19,9 @@ pub enum AppError {
     /// A call command arrived while no call is running.
     #[error("no call is running")]
     NoCall,
+    /// Hosting a meeting on this computer failed.
+    #[error("hosting: {0}")]
+    Host(String),
     /// The `--report` file could not be written.
     #[error("report: {0}")]
     Report(String),

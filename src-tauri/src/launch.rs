@@ -5,6 +5,7 @@ use serde::Serialize;
 use tauri::{AppHandle, Runtime, WebviewUrl, WebviewWindowBuilder};
 
 #[derive(Clone, Debug, Default, Serialize, clap::Parser)]
+#[serde(rename_all = "camelCase")]
 #[command(name = "parlor-app", version, about = "Parlor: video meetings")]
 pub struct Launch {
     /// The Parlor server to use, e.g. http://192.168.1.20:8080
@@ -16,10 +17,30 @@ pub struct Launch {
     /// Join the meeting under this name without asking
     #[arg(long)]
     pub name: Option<String>,
+    /// Host a meeting with this title on this computer at start
+    #[arg(long, value_name = "TITLE")]
+    pub host: Option<String>,
+    /// The address to host on [default: this machine's network address]
+    #[arg(long, value_name = "IP")]
+    pub host_address: Option<String>,
+    /// Where the app keeps its files [default: the per-user data directory]
+    #[arg(long, value_name = "DIR")]
+    #[serde(skip)]
+    pub data_dir: Option<std::path::PathBuf>,
     /// Write what the window shows and what the call measures to this file, once a second
     #[arg(long, value_name = "FILE")]
     #[serde(skip)]
     pub report: Option<std::path::PathBuf>,
+}
+
+impl Launch {
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        self.data_dir.clone().unwrap_or_else(|| {
+            dirs::data_dir()
+                .unwrap_or_else(std::env::temp_dir)
+                .join("parlor-app")
+        })
+    }
 }
 
 /// The script that hands the launch options to the page before it runs.

@@ -25,6 +25,7 @@ pub fn setup<R: Runtime>(
             frames,
             endpoint,
             launch.report.clone(),
+            launch.data_dir(),
         ))
         .invoke_handler(specta.invoke_handler());
     Ok((builder, specta))

@@ -13,6 +13,10 @@ pub struct AppState {
     pub frame_endpoint: FrameEndpoint,
     /// `--report FILE`.
     pub report_path: Option<std::path::PathBuf>,
+    /// Where the app keeps its own files (the hosted server's among them).
+    pub data_dir: std::path::PathBuf,
+    /// The meeting hosted on this computer, while there is one.
+    pub hosting: tokio::sync::Mutex<Option<crate::commands::host::Hosting>>,
     /// What commands may do to the running app; set once it runs (absent in tests).
     pub hooks: std::sync::OnceLock<Hooks>,
 }
@@ -30,6 +34,7 @@ impl AppState {
         frames: Frames,
         frame_endpoint: FrameEndpoint,
         report_path: Option<std::path::PathBuf>,
+        data_dir: std::path::PathBuf,
     ) -> Self {
         Self {
             media: tokio::sync::Mutex::default(),
@@ -37,6 +42,8 @@ impl AppState {
             frames,
             frame_endpoint,
             report_path,
+            data_dir,
+            hosting: tokio::sync::Mutex::default(),
             hooks: std::sync::OnceLock::new(),
         }
     }

@@ -17,11 +17,17 @@ use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, INV
 use tauri::webview::InvokeRequest;
 use tauri::WebviewWindow;
 
-fn app() -> (
+type MockApp = (
     tauri::App<tauri::test::MockRuntime>,
     WebviewWindow<tauri::test::MockRuntime>,
-) {
-    let app = parlor_app::setup(mock_builder(), &Default::default())
+);
+
+fn app() -> MockApp {
+    app_with(&Default::default())
+}
+
+fn app_with(launch: &parlor_app::launch::Launch) -> MockApp {
+    let app = parlor_app::setup(mock_builder(), launch)
         .unwrap()
         .0
         .build(mock_context(noop_assets()))
@@ -233,4 +239,67 @@ fn decode(data: &[u8]) -> (String, parlor_media::frame::I420Frame) {
         v: planes[luma + chroma..].to_vec(),
     };
     (track, picture)
+}
+
+/// Hosting on this computer: the embedded server starts with a meeting whose host is this
+/// app's person; someone joins by the link; stopping ends the meeting for them, then the
+/// server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hosting_a_meeting_and_stopping_it_ends_it_for_everyone() {
+    let data = tempfile::tempdir().unwrap();
+    let launch = parlor_app::launch::Launch {
+        data_dir: Some(data.path().to_owned()),
+        ..Default::default()
+    };
+    let (_app, webview) = app_with(&launch);
+    let options = json!({"title": "Hosted", "name": "Desk", "address": "127.0.0.1"});
+    let info = invoke(&webview, "host_start", json!({ "options": options }))
+        .await
+        .unwrap();
+    let (server, code) = (
+        info["server"].as_str().unwrap(),
+        info["code"].as_str().unwrap(),
+    );
+    assert!(server.starts_with("http://127.0.0.1:"), "{info}");
+    assert_eq!(info["link"], format!("{server}/m/{code}"));
+    assert_eq!(info["session"]["guest"], false);
+    // Asking again while hosting gives the same meeting.
+    let again = invoke(&webview, "host_start", json!({ "options": options }))
+        .await
+        .unwrap();
+    assert_eq!(again["code"], info["code"]);
+
+    // Someone joins through the link's server; the host token sees them in the meeting.
+    let (_controls, guest) = common::participant(server, code, "Guest", 60);
+    let http = reqwest::Client::new();
+    let token = info["session"]["token"].as_str().unwrap().to_owned();
+    parlor_testkit::eventually("the guest in the hosted meeting", || {
+        let req = http
+            .get(format!("{server}/api/meetings/{code}/participants"))
+            .bearer_auth(&token)
+            .send();
+        async move {
+            let Ok(res) = req.await else { return false };
+            let list: Value = res.json().await.unwrap_or_default();
+            list.as_array()
+                .is_some_and(|l| l.iter().any(|p| p["displayName"] == "Guest"))
+        }
+    })
+    .await;
+
+    // Stopping ends the meeting for the guest, then the server goes.
+    invoke(&webview, "host_stop", json!({})).await.unwrap();
+    let report = tokio::time::timeout(Duration::from_secs(15), guest)
+        .await
+        .expect("the guest's call ended")
+        .unwrap()
+        .unwrap();
+    assert_eq!(report.ended.as_deref(), Some("meeting_ended:host_ended"));
+    assert!(http
+        .get(format!("{server}/health/live"))
+        .send()
+        .await
+        .is_err());
+    let none = invoke(&webview, "host_info", json!({})).await.unwrap();
+    assert!(none.is_null());
 }

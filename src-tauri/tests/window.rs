@@ -17,75 +17,84 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_app_joins_a_meeting_and_shows_the_other_side() {
-    let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("app-window");
-    let _ = std::fs::remove_dir_all(&artifacts);
-    std::fs::create_dir_all(&artifacts).unwrap();
-    let home = tempfile::tempdir().unwrap();
-    let report = artifacts.join("report.json");
-
-    let s = parlor_testkit::server::server_with(|c| {
-        c.media_bind = Some("127.0.0.1".parse().unwrap());
-    })
-    .await;
-    let room = parlor_testkit::http::host_meeting(&s.url, "Desktop").await;
-    let display = Display::start();
-
-    // The app, in a home of its own so nothing from an earlier run (or the person's own
-    // settings) is found.
-    let mut app = Running(
+/// The app on its own display, in a home of its own so nothing from an earlier run (or the
+/// person's own settings) is found.
+fn start_app(display: &Display, home: &Path, artifacts: &Path, args: &[&str]) -> Running {
+    Running(
         Command::new(env!("CARGO_BIN_EXE_parlor-app"))
-            .args(["--join", &format!("{}/m/{room}", s.url), "--name", "Desk"])
+            .args(args)
             .arg("--report")
-            .arg(&report)
+            .arg(artifacts.join("report.json"))
             .env("DISPLAY", display.name())
-            .env("HOME", home.path())
-            .env("XDG_CONFIG_HOME", home.path().join("config"))
-            .env("XDG_DATA_HOME", home.path().join("data"))
-            .env("XDG_CACHE_HOME", home.path().join("cache"))
+            .env("HOME", home)
+            .env("XDG_CONFIG_HOME", home.join("config"))
+            .env("XDG_DATA_HOME", home.join("data"))
+            .env("XDG_CACHE_HOME", home.join("cache"))
             .env_remove("WAYLAND_DISPLAY")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(artifacts.join("app.log")).unwrap())
             .spawn()
             .unwrap(),
-    );
+    )
+}
 
-    // The other participant: a stamped, moving test pattern and a tone.
-    let (controls, native) = common::participant(&s.url, &room, "Native", 20);
+fn fresh(dir: &str) -> std::path::PathBuf {
+    let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join(dir);
+    let _ = std::fs::remove_dir_all(&artifacts);
+    std::fs::create_dir_all(&artifacts).unwrap();
+    artifacts
+}
 
-    // Wait until the window has drawn a good run of the other side's pictures.
+/// The report once it says something, polled until `ready` holds.
+async fn report_when(
+    app: &mut Running,
+    path: &Path,
+    what: &str,
+    ready: impl Fn(&Value) -> bool,
+) -> Value {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    let (page, remote_tile) = loop {
-        if let Some(r) = read_report(&report) {
-            let tile = r["tiles"]
-                .as_array()
-                .and_then(|t| t.iter().find(|t| t["isSelf"] == false).cloned());
-            let drawn_remote = r["drawn"]
-                .as_object()
-                .map(|d| {
-                    d.iter()
-                        .filter(|(id, _)| *id != "local")
-                        .map(|(_, c)| c["drawn"].as_u64().unwrap_or(0))
-                        .max()
-                        .unwrap_or(0)
-                })
-                .unwrap_or(0);
-            if let (Some(tile), true) = (tile, drawn_remote >= 30) {
-                break (r, tile);
-            }
+    loop {
+        if let Some(r) = read_report(path).filter(|r| ready(r)) {
+            return r;
         }
         if let Ok(Some(status)) = app.0.try_wait() {
             panic!("the app exited early: {status}");
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "the window never drew the other side: {:?}",
-            read_report(&report)
+            "timed out waiting for {what}: {:?}",
+            read_report(path)
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
-    };
+    }
+}
 
+/// Waits until the window has drawn a good run of the other side's pictures, then checks in
+/// two screenshots a second apart that the remote tile moves and is not blank. The other side
+/// then leaves and must have decoded the app's camera cleanly.
+async fn the_other_side_shows(
+    app: &mut Running,
+    display: &Display,
+    artifacts: &Path,
+    controls: tokio::sync::mpsc::UnboundedSender<call::Control>,
+    other: tokio::task::JoinHandle<Result<call::stats::CallReport, call::CallError>>,
+) {
+    let report_path = artifacts.join("report.json");
+    let page = report_when(app, &report_path, "the other side drawn", |r| {
+        let tile = r["tiles"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|t| t["isSelf"] == false));
+        let drawn = r["drawn"].as_object().is_some_and(|d| {
+            d.iter()
+                .any(|(id, c)| id != "local" && c["drawn"].as_u64().unwrap_or(0) >= 30)
+        });
+        tile && drawn
+    })
+    .await;
+    let remote_tile = page["tiles"]
+        .as_array()
+        .and_then(|t| t.iter().find(|t| t["isSelf"] == false).cloned())
+        .unwrap();
     // Two screenshots a second apart: inside the remote tile, the picture moved and is not
     // blank.
     let name = display.name();
@@ -123,7 +132,7 @@ async fn the_app_joins_a_meeting_and_shows_the_other_side() {
 
     // The other side decoded the app's camera cleanly.
     let _ = controls.send(call::Control::Leave);
-    let report = native.await.unwrap().unwrap();
+    let report = other.await.unwrap().unwrap();
     let video = report
         .remote
         .iter()
@@ -140,6 +149,62 @@ async fn the_app_joins_a_meeting_and_shows_the_other_side() {
         video.frames_decoded,
         video.frames_corrupt
     );
-    drop(app);
-    drop(display);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_joins_a_meeting_and_shows_the_other_side() {
+    let artifacts = fresh("app-window");
+    let home = tempfile::tempdir().unwrap();
+    let s = parlor_testkit::server::server_with(|c| {
+        c.media_bind = Some("127.0.0.1".parse().unwrap());
+    })
+    .await;
+    let room = parlor_testkit::http::host_meeting(&s.url, "Desktop").await;
+    let display = Display::start();
+    let link = format!("{}/m/{room}", s.url);
+    let mut app = start_app(
+        &display,
+        home.path(),
+        &artifacts,
+        &["--join", &link, "--name", "Desk"],
+    );
+    // The other participant: a stamped, moving test pattern and a tone.
+    let (controls, other) = common::participant(&s.url, &room, "Native", 20);
+    the_other_side_shows(&mut app, &display, &artifacts, controls, other).await;
+}
+
+/// The app hosts: its embedded server starts with a meeting, and a participant joins through
+/// the address the app gives out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_hosts_a_meeting_and_shows_who_joins() {
+    let artifacts = fresh("app-host");
+    let home = tempfile::tempdir().unwrap();
+    let display = Display::start();
+    let mut app = start_app(
+        &display,
+        home.path(),
+        &artifacts,
+        &[
+            "--host",
+            "Desk meeting",
+            "--host-address",
+            "127.0.0.1",
+            "--name",
+            "Desk",
+        ],
+    );
+    let page = report_when(
+        &mut app,
+        &artifacts.join("report.json"),
+        "the hosted meeting",
+        |r| r["meeting"].is_string() && r["server"].is_string(),
+    )
+    .await;
+    let (server, code) = (
+        page["server"].as_str().unwrap(),
+        page["meeting"].as_str().unwrap(),
+    );
+    assert!(server.starts_with("http://127.0.0.1:"), "{page}");
+    let (controls, other) = common::participant(server, code, "Native", 20);
+    the_other_side_shows(&mut app, &display, &artifacts, controls, other).await;
 }

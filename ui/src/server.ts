@@ -51,7 +51,13 @@ export function parseMeetingLink(input: string): { server?: string; code: string
 }
 
 /** What the desktop app was started with (`parlor-app --join LINK --name NAME --server URL`). */
-export type Launch = { server?: string | null; join?: string | null; name?: string | null };
+export type Launch = {
+  server?: string | null;
+  join?: string | null;
+  name?: string | null;
+  host?: string | null;
+  hostAddress?: string | null;
+};
 
 declare global {
   interface Window {

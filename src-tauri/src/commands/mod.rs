@@ -2,5 +2,6 @@
 
 pub mod app;
 pub mod devices;
+pub mod host;
 pub mod media;
 pub mod report;

@@ -40,6 +40,8 @@ pub struct PageReport {
     pub page_y: f64,
     pub scale: f64,
     pub meeting: Option<String>,
+    /// The server the page talks to.
+    pub server: Option<String>,
     pub tiles: Vec<TileReport>,
     /// By track id; the self view is `local`.
     pub drawn: HashMap<String, DrawnReport>,

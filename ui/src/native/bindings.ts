@@ -9,6 +9,15 @@ import * as __TAURI_EVENT from "@tauri-apps/api/event";
 export const commands = {
 	/**  Quits Parlor (after the page has left its call). */
 	quit: () => __TAURI_INVOKE<void>("quit"),
+	/**
+	 *  Starts the embedded server and a meeting on it; returns how to reach it. Hosting already
+	 *  running is returned as it is.
+	 */
+	hostStart: (options: HostOptions_Deserialize) => typedError<HostInfo, AppError>(__TAURI_INVOKE("host_start", { options })),
+	/**  The meeting hosted here, if any. */
+	hostInfo: () => typedError<HostInfo | null, AppError>(__TAURI_INVOKE("host_info")),
+	/**  Ends the hosted meeting for everyone, then stops the server. */
+	hostStop: () => typedError<null, AppError>(__TAURI_INVOKE("host_stop")),
 	/**  Every camera, microphone and speaker, real ones first and the synthetic sources last. */
 	devices: () => typedError<Device[], AppError>(__TAURI_INVOKE("devices")),
 	/**
@@ -54,6 +63,8 @@ export type AppError =
 { code: "media"; message: string } | 
 /**  A call command arrived while no call is running. */
 { code: "no_call" } | 
+/**  Hosting a meeting on this computer failed. */
+{ code: "host"; message: string } | 
 /**  The `--report` file could not be written. */
 { code: "report"; message: string };
 
@@ -95,6 +106,47 @@ export type DrawnReport_Serialize = {
 export type FrameEndpoint = {
 	/**  `ws://127.0.0.1:PORT/frames?token=…` */
 	url: string,
+};
+
+/**  A meeting being hosted here. */
+export type HostInfo = {
+	/**  `http://address:port` of the embedded server. */
+	server: string,
+	code: string,
+	/**  What others open to join. */
+	link: string,
+	session: HostSession,
+};
+
+/**  What to host. */
+export type HostOptions = HostOptions_Serialize | HostOptions_Deserialize;
+
+/**  What to host. */
+export type HostOptions_Deserialize = {
+	title: string,
+	/**  The host's display name. */
+	name: string,
+	/**  The address to host on; this machine's network address when absent. */
+	address?: string | null,
+};
+
+/**  What to host. */
+export type HostOptions_Serialize = {
+	title: string,
+	/**  The host's display name. */
+	name: string,
+	/**  The address to host on; this machine's network address when absent. */
+	address: string | null,
+};
+
+/**  The host's identity on the hosted server, as the page keeps it. */
+export type HostSession = {
+	token: string,
+	/**  Milliseconds since the Unix epoch. */
+	expiresAt: number | null,
+	userId: string,
+	displayName: string,
+	guest: boolean,
 };
 
 /**  The tray's "Leave the call" was chosen. */
@@ -155,6 +207,8 @@ export type PageReport_Deserialize = {
 	pageY: number | null,
 	scale: number | null,
 	meeting?: string | null,
+	/**  The server the page talks to. */
+	server?: string | null,
 	tiles: TileReport[],
 	/**  By track id; the self view is `local`. */
 	drawn: { [key in string]: DrawnReport_Deserialize },
@@ -170,6 +224,8 @@ export type PageReport_Serialize = {
 	pageY: number | null,
 	scale: number | null,
 	meeting: string | null,
+	/**  The server the page talks to. */
+	server: string | null,
 	tiles: TileReport[],
 	/**  By track id; the self view is `local`. */
 	drawn: { [key in string]: DrawnReport_Serialize },

@@ -3,6 +3,7 @@
 // the app.
 
 import { getCurrentWindow } from "@tauri-apps/api/window";
+import { serverOrigin } from "../server";
 import { commands, type DrawnReport, type TileReport } from "./bindings";
 
 function tiles(): TileReport[] {
@@ -36,6 +37,7 @@ export async function startReporting(
       pageY: at.y,
       scale,
       meeting,
+      server: serverOrigin(),
       tiles: tiles(),
       drawn: drawn(),
       stats: stats.status === "ok" ? stats.data : [],

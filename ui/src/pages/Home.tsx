@@ -2,6 +2,7 @@ import { useState, type FormEvent } from "react";
 import { Link, useNavigate } from "react-router-dom";
 import { api } from "../api";
 import { isNativeApp, parseMeetingLink, serverOrigin, setServerOrigin } from "../server";
+import { HostCard } from "../native/host";
 import { useAction } from "../action";
 import { useSession } from "../session";
 
@@ -60,6 +61,7 @@ export function Home() {
       </header>
       <p className="lead">{native ? "Video meetings: join one on any Parlor server with its code or link." : "Video meetings in your browser. Join with a code or a link; no install needed."}</p>
       {error && <p role="alert" className="error">{error}</p>}
+      {native && <HostCard />}
       {native && (
         <form
           className="card"

@@ -11,6 +11,7 @@ import { BrowserBackend } from "../media/browser";
 import { NativeBackend } from "../media/native";
 import { startReporting } from "../native/report";
 import { commands, events } from "../native/bindings";
+import { HostingBanner } from "../native/host";
 import { autoJoinName, isNativeApp, usedAutoJoinName } from "../server";
 import type { ClientMessage, ServerMessage } from "../protocol";
 import type { LocalProblem } from "../errors";
@@ -187,6 +188,7 @@ function Call({ session, code }: { session: Session; code: string }) {
         </div>
       </header>
       <div className="notices" aria-live="polite">
+        {isNativeApp() && <HostingBanner code={code} onStop={() => dispatch({ type: "left" })} />}
         {state.notices.map((n) => (
           <p key={n.id} className={n.level} role={n.level === "error" ? "alert" : undefined}>
             {n.text} <button className="link" onClick={() => dispatch({ type: "dismiss", id: n.id })} aria-label="Dismiss">×</button>

@@ -1,0 +1,230 @@
+//! "Host on this computer": the embedded `parlor-server` on this machine's network address,
+//! a meeting on it with this app's person as host, and the link others join by. Stopping
+//! ends the meeting for everyone, then the server.
+//!
+//! Plain HTTP for now: browsers on this machine (localhost) and other apps can join; browsers
+//! on other machines need HTTPS for their cameras, which is not built yet.
+
+use crate::error::AppError;
+use crate::state::AppState;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::path::Path;
+use std::time::Duration;
+use tauri::State;
+
+/// What to host.
+#[derive(Clone, Debug, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct HostOptions {
+    pub title: String,
+    /// The host's display name.
+    pub name: String,
+    /// The address to host on; this machine's network address when absent.
+    #[serde(default)]
+    pub address: Option<String>,
+}
+
+/// The host's identity on the hosted server, as the page keeps it.
+#[derive(Clone, Debug, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct HostSession {
+    pub token: String,
+    /// Milliseconds since the Unix epoch.
+    pub expires_at: f64,
+    pub user_id: String,
+    pub display_name: String,
+    pub guest: bool,
+}
+
+/// A meeting being hosted here.
+#[derive(Clone, Debug, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct HostInfo {
+    /// `http://address:port` of the embedded server.
+    pub server: String,
+    pub code: String,
+    /// What others open to join.
+    pub link: String,
+    pub session: HostSession,
+}
+
+/// The running embedded server.
+pub struct Hosting {
+    pub info: HostInfo,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+fn host_error(e: impl std::fmt::Display) -> AppError {
+    AppError::Host(e.to_string())
+}
+
+/// The address other machines reach this one at: the one the default route leaves from
+/// (found without sending anything: a UDP socket is only pointed, never written to), or
+/// loopback on a machine with no network.
+fn network_address() -> IpAddr {
+    UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))
+        .and_then(|s| {
+            s.connect((Ipv4Addr::new(192, 0, 2, 1), 9))?;
+            s.local_addr()
+        })
+        .map(|a| a.ip())
+        .ok()
+        .filter(|ip| !ip.is_unspecified())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
+}
+
+/// The host account's password, made once and kept (owner-only) beside the server's data.
+fn host_password(dir: &Path) -> Result<String, AppError> {
+    let path = dir.join("host-password");
+    if let Ok(p) = std::fs::read_to_string(&path) {
+        return Ok(p.trim().to_owned());
+    }
+    let password: String = rand::random::<[u8; 24]>()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    std::fs::write(&path, &password).map_err(host_error)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
+    }
+    Ok(password)
+}
+
+async fn post(
+    http: &reqwest::Client,
+    url: String,
+    token: Option<&str>,
+    body: Value,
+) -> Result<Value, AppError> {
+    let mut req = http.post(&url).json(&body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let res = req.send().await.map_err(host_error)?;
+    let status = res.status();
+    let body: Value = res.json().await.unwrap_or(Value::Null);
+    if status.is_success() || status.as_u16() == 409 {
+        Ok(body)
+    } else {
+        Err(AppError::Host(format!("{url}: {status} {body}")))
+    }
+}
+
+/// Starts the embedded server and a meeting on it; returns how to reach it. Hosting already
+/// running is returned as it is.
+#[tauri::command]
+#[specta::specta]
+pub async fn host_start(
+    state: State<'_, AppState>,
+    options: HostOptions,
+) -> Result<HostInfo, AppError> {
+    let mut hosting = state.hosting.lock().await;
+    if let Some(h) = hosting.as_ref() {
+        return Ok(h.info.clone());
+    }
+    let address: IpAddr = match &options.address {
+        Some(a) => a
+            .parse()
+            .map_err(|_| AppError::InvalidInput(format!("not an address: {a}")))?,
+        None => network_address(),
+    };
+    let data_dir = state.data_dir.join("host");
+    std::fs::create_dir_all(&data_dir).map_err(host_error)?;
+    // Port 8080 when it is free, so links stay the same from one meeting to the next.
+    let listener = match tokio::net::TcpListener::bind((address, 8080)).await {
+        Ok(l) => l,
+        Err(_) => tokio::net::TcpListener::bind((address, 0))
+            .await
+            .map_err(host_error)?,
+    };
+    let port = listener.local_addr().map_err(host_error)?.port();
+    let config = parlor_server::config::Config {
+        listen: SocketAddr::new(address, port),
+        data_dir: data_dir.clone(),
+        media_port: 0,
+        media_bind: Some(address),
+        public_ip: Some(address),
+        media_workers: 1,
+        ..parlor_server::config::Config::default()
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let shutdown = async {
+            let _ = stopped.await;
+        };
+        if let Err(e) = parlor_server::run(config, listener, shutdown).await {
+            tracing::error!(error = %e, "the hosted server stopped");
+        }
+    });
+
+    let server = format!("http://{}", SocketAddr::new(address, port));
+    let http = reqwest::Client::new();
+    let account = json!({"email": "host@parlor.local", "password": host_password(&data_dir)?});
+    let mut register = account.clone();
+    register["name"] = options.name.clone().into();
+    post(&http, format!("{server}/api/users"), None, register).await?;
+    let login = post(&http, format!("{server}/api/auth/login"), None, account).await?;
+    let token = login["token"].as_str().unwrap_or_default().to_owned();
+    let meeting = post(
+        &http,
+        format!("{server}/api/meetings"),
+        Some(&token),
+        json!({"title": options.title}),
+    )
+    .await?;
+    let code = meeting["code"]
+        .as_str()
+        .ok_or_else(|| AppError::Host(format!("no meeting code in {meeting}")))?
+        .to_owned();
+    let info = HostInfo {
+        link: format!("{server}/m/{code}"),
+        server,
+        code,
+        session: HostSession {
+            token,
+            expires_at: login["expiresAt"].as_f64().unwrap_or_default(),
+            user_id: login["userId"].as_str().unwrap_or_default().to_owned(),
+            // The name given now, whatever the account was first made with.
+            display_name: options.name,
+            guest: false,
+        },
+    };
+    *hosting = Some(Hosting {
+        info: info.clone(),
+        stop,
+        task,
+    });
+    Ok(info)
+}
+
+/// The meeting hosted here, if any.
+#[tauri::command]
+#[specta::specta]
+pub async fn host_info(state: State<'_, AppState>) -> Result<Option<HostInfo>, AppError> {
+    Ok(state.hosting.lock().await.as_ref().map(|h| h.info.clone()))
+}
+
+/// Ends the hosted meeting for everyone, then stops the server.
+#[tauri::command]
+#[specta::specta]
+pub async fn host_stop(state: State<'_, AppState>) -> Result<(), AppError> {
+    let Some(hosting) = state.hosting.lock().await.take() else {
+        return Ok(());
+    };
+    let info = &hosting.info;
+    let ended = post(
+        &reqwest::Client::new(),
+        format!("{}/api/meetings/{}/end", info.server, info.code),
+        Some(&info.session.token),
+        json!({}),
+    )
+    .await;
+    let _ = hosting.stop.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(10), hosting.task).await;
+    ended.map(|_| ())
+}
