@@ -19,8 +19,6 @@ use std::time::Duration;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const NATIVE: &str = "Native";
-/// Marks the run already inside its own network namespace.
-const ISOLATED: &str = "PARLOR_TEST_NETNS";
 
 fn ui_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui")
@@ -44,45 +42,10 @@ fn prerequisites() {
     }
 }
 
-/// Runs this test again inside a new user and network namespace with loopback up. `None`
-/// when namespaces are not available to this user (then the test runs where it is).
-fn rerun_isolated() -> Option<std::process::ExitStatus> {
-    if std::env::var_os(ISOLATED).is_some() {
-        return None;
-    }
-    let probe = Command::new("unshare")
-        .args(["--user", "--map-root-user", "--net", "true"])
-        .stderr(Stdio::null())
-        .status();
-    if !probe.is_ok_and(|s| s.success()) {
-        eprintln!(
-            "note: no network namespace available (unshare --user --net failed); \
-             running in this one, where the SFU's candidates are still loopback only"
-        );
-        return None;
-    }
-    let exe = std::env::current_exe().unwrap();
-    let status = Command::new("unshare")
-        .args(["--user", "--map-root-user", "--net", "--"])
-        .args(["sh", "-c", "ip link set lo up && exec \"$@\"", "sh"])
-        .arg(exe)
-        .args([
-            "a_meeting_in_the_browser",
-            "--exact",
-            "--nocapture",
-            "--test-threads",
-            "1",
-        ])
-        .env(ISOLATED, "1")
-        .status()
-        .unwrap();
-    Some(status)
-}
-
 #[test]
 fn a_meeting_in_the_browser() {
     prerequisites();
-    if let Some(status) = rerun_isolated() {
+    if let Some(status) = parlor_testkit::netns::rerun_isolated("a_meeting_in_the_browser") {
         assert!(status.success(), "the isolated run failed: {status}");
         return;
     }

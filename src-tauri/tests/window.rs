@@ -173,10 +173,26 @@ async fn the_app_joins_a_meeting_and_shows_the_other_side() {
     the_other_side_shows(&mut app, &display, &artifacts, controls, other).await;
 }
 
-/// The app hosts: its embedded server starts with a meeting, and a participant joins through
-/// the address the app gives out.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_app_hosts_a_meeting_and_shows_who_joins() {
+/// The app hosts: its embedded server starts with a meeting, a participant joins through the
+/// address the app gives out, and so does a browser tab (Chromium, by the link). Runs in a
+/// network namespace of its own where it may, as the browser test does.
+#[test]
+fn the_app_hosts_a_meeting_and_shows_who_joins() {
+    if let Some(status) =
+        parlor_testkit::netns::rerun_isolated("the_app_hosts_a_meeting_and_shows_who_joins")
+    {
+        assert!(status.success(), "the isolated run failed: {status}");
+        return;
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(hosting());
+}
+
+async fn hosting() {
     let artifacts = fresh("app-host");
     let home = tempfile::tempdir().unwrap();
     let display = Display::start();
@@ -205,6 +221,36 @@ async fn the_app_hosts_a_meeting_and_shows_who_joins() {
         page["meeting"].as_str().unwrap(),
     );
     assert!(server.starts_with("http://127.0.0.1:"), "{page}");
-    let (controls, other) = common::participant(server, code, "Native", 20);
+    let (controls, other) = common::participant(server, code, "Native", 40);
+
+    // A browser tab joins by the link the app shows, served by the app's own server, and
+    // decodes both the app's and the participant's video.
+    let ui = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui");
+    let link = format!("{server}/m/{code}");
+    let tab = tokio::task::spawn_blocking({
+        let artifacts = artifacts.clone();
+        move || {
+            Command::new("node")
+                .arg("e2e/join.mjs")
+                .current_dir(ui)
+                .env("PARLOR_LINK", link)
+                .env("PARLOR_NAME", "Tab")
+                .env("PARLOR_VIDEOS", "2")
+                .env("PARLOR_ARTIFACTS", artifacts)
+                .output()
+                .expect("node runs the browser script")
+        }
+    })
+    .await
+    .unwrap();
+    assert!(
+        tab.status.success(),
+        "the browser tab: {}",
+        String::from_utf8_lossy(&tab.stderr)
+    );
+    eprintln!(
+        "browser tab decoded: {}",
+        String::from_utf8_lossy(&tab.stdout).trim()
+    );
     the_other_side_shows(&mut app, &display, &artifacts, controls, other).await;
 }

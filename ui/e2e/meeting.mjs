@@ -11,14 +11,13 @@
 //   PARLOR_CHROMIUM   browser executable (default /usr/bin/chromium)
 // Exit status 0 when every check passed; otherwise the failure is on stderr.
 
-import { chromium } from "playwright-core";
+import { launchChromium } from "./chromium.mjs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 const base = process.env.PARLOR_URL ?? "http://127.0.0.1:8080";
 const artifacts = process.env.PARLOR_ARTIFACTS ?? tmpdir();
 const nativeName = process.env.PARLOR_NATIVE ?? "Native";
-const executablePath = process.env.PARLOR_CHROMIUM ?? "/usr/bin/chromium";
 // Frames each remote video must have decoded, and grown by between two readings.
 const MIN_FRAMES = 30;
 
@@ -71,24 +70,7 @@ async function audioStopped(page, name) {
   check(before !== undefined && after === before, `no audio from ${name} after muting (${before} → ${after})`);
 }
 
-// Playwright starts the browser on a fresh, temporary profile of its own.
-const browser = await chromium.launch({
-  executablePath,
-  headless: true,
-  args: [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-    // The SFU and this browser meet on the loopback interface.
-    "--allow-loopback-in-peer-connection",
-    "--autoplay-policy=no-user-gesture-required",
-  ],
-});
+const browser = await launchChromium();
 
 const pages = [];
 try {

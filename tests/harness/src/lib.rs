@@ -12,6 +12,7 @@
 pub mod http;
 pub mod lossy;
 pub mod media;
+pub mod netns;
 mod postgres;
 mod redis;
 pub mod server;

@@ -1,0 +1,52 @@
+// One person joins a meeting by its link in Debian's Chromium (fake camera and microphone),
+// gives a name, and stays until every other participant's video is decoding.
+//
+// Environment:
+//   PARLOR_LINK       the meeting link, e.g. http://127.0.0.1:8080/m/abc-defg-hij
+//   PARLOR_NAME       the name to join under
+//   PARLOR_VIDEOS     how many other people's video must decode
+//   PARLOR_ARTIFACTS  directory for the screenshot
+//   PARLOR_CHROMIUM   browser executable (default /usr/bin/chromium)
+// Prints {"event":"frames","frames":{name:framesDecoded}} and exits 0 when it all worked.
+
+import { launchChromium } from "./chromium.mjs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const link = process.env.PARLOR_LINK;
+const name = process.env.PARLOR_NAME ?? "Tab";
+const videos = Number(process.env.PARLOR_VIDEOS ?? 1);
+const artifacts = process.env.PARLOR_ARTIFACTS ?? tmpdir();
+
+const browser = await launchChromium();
+try {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await ctx.newPage();
+  await page.goto(link);
+  await page.getByLabel("Your name").fill(name);
+  await page.getByRole("button", { name: "Join now" }).click();
+  const end = Date.now() + 60_000;
+  let frames = {};
+  for (;;) {
+    frames = await page.evaluate(async () => {
+      const names = Object.fromEntries(
+        [...document.querySelectorAll("ul.people li[data-peer]")].map((li) => [li.dataset.peer, li.dataset.name]),
+      );
+      const out = {};
+      for (const s of (await window.parlor?.stats()) ?? []) {
+        if (s.kind === "video") out[names[s.peerId] ?? s.peerId] = s.framesDecoded;
+      }
+      return out;
+    });
+    if (Object.values(frames).filter((n) => n >= 30).length >= videos) break;
+    if (Date.now() > end) throw new Error(`timed out; decoded: ${JSON.stringify(frames)}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  await page.screenshot({ path: join(artifacts, "browser-tab.png") });
+  console.log(JSON.stringify({ event: "frames", frames }));
+} catch (e) {
+  process.stderr.write(`${e?.stack ?? e}\n`);
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}
