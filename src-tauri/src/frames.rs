@@ -5,6 +5,10 @@
 //!
 //! One binary message per picture:
 //! `[1 u8 version][n u8][n bytes track id, UTF-8][width u16 LE][height u16 LE][Y][U][V]`.
+//!
+//! The page may say how large it shows a track, as a text message
+//! `{"track": "...", "width": W, "height": H}` (device pixels); pictures larger than that are
+//! scaled down before they are sent, so no more pixels cross than can be seen.
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
@@ -20,7 +24,7 @@ use tokio::sync::watch;
 const VERSION: u8 = 1;
 
 /// The newest picture of each track, numbered so a connection can tell what it has sent.
-type Latest = HashMap<String, (u64, Bytes)>;
+type Latest = HashMap<String, (u64, Arc<I420Frame>)>;
 
 #[derive(Clone)]
 pub struct Frames {
@@ -45,6 +49,40 @@ struct Guard {
 #[derive(serde::Deserialize)]
 struct Params {
     token: String,
+}
+
+/// How large the page shows a track.
+#[derive(serde::Deserialize)]
+struct Shown {
+    track: String,
+    width: usize,
+    height: usize,
+}
+
+/// `picture` no larger than `width` x `height` (keeping its shape; even sides), by picking
+/// the nearest source sample: cheap, and the page smooths when it draws. Smaller pictures are
+/// left as they are.
+pub fn fit(picture: &I420Frame, width: usize, height: usize) -> Option<I420Frame> {
+    let scale = (width as f64 / picture.width as f64).min(height as f64 / picture.height as f64);
+    if scale >= 1.0 || width == 0 || height == 0 {
+        return None;
+    }
+    let w = ((picture.width as f64 * scale) as usize & !1).max(2);
+    let h = ((picture.height as f64 * scale) as usize & !1).max(2);
+    let mut out = I420Frame::new(w, h);
+    let plane = |src: &[u8], sw: usize, sh: usize, dst: &mut [u8], dw: usize, dh: usize| {
+        for y in 0..dh {
+            let sy = y * sh / dh;
+            for x in 0..dw {
+                dst[y * dw + x] = src[sy * sw + x * sw / dw];
+            }
+        }
+    };
+    let (sw, sh) = (picture.width, picture.height);
+    plane(&picture.y, sw, sh, &mut out.y, w, h);
+    plane(&picture.u, sw / 2, sh / 2, &mut out.u, w / 2, h / 2);
+    plane(&picture.v, sw / 2, sh / 2, &mut out.v, w / 2, h / 2);
+    Some(out)
 }
 
 /// Encodes one picture in the wire format above.
@@ -72,8 +110,8 @@ impl Frames {
     }
 
     /// Makes `picture` the newest of `track_id`.
-    pub fn publish(&self, track_id: &str, picture: &I420Frame) {
-        let data = encode(track_id, picture);
+    pub fn publish(&self, track_id: &str, picture: Arc<I420Frame>) {
+        let data = picture;
         let n = self
             .counter
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -160,23 +198,59 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Sends each track's newest picture whenever there is one this connection has not sent.
-async fn stream(mut socket: WebSocket, mut rx: watch::Receiver<Arc<Latest>>) {
+/// Sends each track's newest picture whenever there is one this connection has not sent,
+/// fitted to the size the page shows it at.
+async fn stream(socket: WebSocket, mut rx: watch::Receiver<Arc<Latest>>) {
+    use futures_util::{SinkExt, StreamExt};
+    let (mut out, mut incoming) = socket.split();
     let mut sent: HashMap<String, u64> = HashMap::new();
+    let mut shown: HashMap<String, (usize, usize)> = HashMap::new();
     loop {
         let latest = rx.borrow_and_update().clone();
         sent.retain(|id, _| latest.contains_key(id));
-        for (id, (n, data)) in latest.iter() {
+        for (id, (n, picture)) in latest.iter() {
             if sent.get(id) == Some(n) {
                 continue;
             }
-            if socket.send(Message::Binary(data.clone())).await.is_err() {
+            let fitted = shown.get(id).and_then(|&(w, h)| fit(picture, w, h));
+            let data = encode(id, fitted.as_ref().unwrap_or(picture));
+            if out.send(Message::Binary(data)).await.is_err() {
                 return;
             }
             sent.insert(id.clone(), *n);
         }
-        if rx.changed().await.is_err() {
-            return;
+        tokio::select! {
+            changed = rx.changed() => if changed.is_err() { return },
+            message = incoming.next() => match message {
+                Some(Ok(Message::Text(text))) => {
+                    if let Ok(s) = serde_json::from_str::<Shown>(&text) {
+                        shown.insert(s.track, (s.width, s.height));
+                    }
+                }
+                Some(Ok(_)) => {}
+                _ => return,
+            },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pictures_are_fitted_to_the_shown_size_keeping_their_shape() {
+        let mut p = I420Frame::new(640, 360);
+        for (i, v) in p.y.iter_mut().enumerate() {
+            *v = (i % 640 / 3) as u8;
+        }
+        let small = fit(&p, 320, 320).expect("smaller");
+        assert_eq!((small.width, small.height), (320, 180));
+        assert_eq!(small.y.len(), 320 * 180);
+        assert_eq!(small.u.len(), 160 * 90);
+        // Column 100 of the small picture samples column 200 of the large one.
+        assert_eq!(small.y[100], p.y[200]);
+        assert!(fit(&p, 1280, 720).is_none(), "never enlarged");
+        assert!(fit(&p, 0, 0).is_none());
     }
 }

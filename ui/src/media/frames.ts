@@ -155,6 +155,8 @@ export class FrameFeed {
   private canvases = new Map<string, Set<{ painter: Painter; drawn: I420 | null }>>();
   private raf = 0;
   private closed = false;
+  /** The size each track is shown at (device pixels), told to the server. */
+  private shown = new Map<string, { width: number; height: number }>();
   /** Pictures received and drawn per track, for checks of a running call. */
   readonly counts = new Map<string, { received: number; drawn: number; painter?: string }>();
   /** Milliseconds spent drawing, all tracks together. */
@@ -167,6 +169,9 @@ export class FrameFeed {
   private connect() {
     const ws = new WebSocket(this.url);
     ws.binaryType = "arraybuffer";
+    ws.onopen = () => {
+      for (const [track, size] of this.shown) ws.send(JSON.stringify({ track, ...size }));
+    };
     ws.onmessage = (e) => {
       const parsed = e.data instanceof ArrayBuffer ? parseFrame(e.data) : null;
       if (!parsed) return;
@@ -216,7 +221,25 @@ export class FrameFeed {
     set.add(target);
     this.canvases.set(trackId, set);
     this.schedule();
-    return () => set.delete(target);
+    // Pictures come no larger than shown: the server scales them down to fit.
+    const observer = typeof ResizeObserver === "undefined" ? null : new ResizeObserver(() => this.tellSize(trackId, canvas));
+    observer?.observe(canvas);
+    this.tellSize(trackId, canvas);
+    return () => {
+      observer?.disconnect();
+      set.delete(target);
+    };
+  }
+
+  private tellSize(trackId: string, canvas: HTMLCanvasElement) {
+    const ratio = window.devicePixelRatio || 1;
+    const width = Math.round(canvas.clientWidth * ratio);
+    const height = Math.round(canvas.clientHeight * ratio);
+    if (!width || !height) return;
+    const last = this.shown.get(trackId);
+    if (last && last.width === width && last.height === height) return;
+    this.shown.set(trackId, { width, height });
+    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify({ track: trackId, width, height }));
   }
 
   close() {
