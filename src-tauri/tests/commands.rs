@@ -262,6 +262,11 @@ async fn hosting_a_meeting_and_stopping_it_ends_it_for_everyone() {
     );
     assert!(server.starts_with("http://127.0.0.1:"), "{info}");
     assert_eq!(info["link"], format!("{server}/m/{code}"));
+    let port = server.rsplit(':').next().unwrap();
+    assert_eq!(
+        info["localLink"],
+        format!("http://localhost:{port}/m/{code}")
+    );
     assert_eq!(info["session"]["guest"], false);
     // Asking again while hosting gives the same meeting.
     let again = invoke(&webview, "host_start", json!({ "options": options }))

@@ -47,6 +47,9 @@ pub struct HostInfo {
     pub code: String,
     /// What others open to join.
     pub link: String,
+    /// The same meeting for a browser on this computer: `localhost` is a secure context, so
+    /// the browser lets the page use the camera over plain HTTP there.
+    pub local_link: String,
     pub session: HostSession,
 }
 
@@ -127,27 +130,32 @@ pub async fn host_start(
     if let Some(h) = hosting.as_ref() {
         return Ok(h.info.clone());
     }
-    let address: IpAddr = match &options.address {
-        Some(a) => a
-            .parse()
-            .map_err(|_| AppError::InvalidInput(format!("not an address: {a}")))?,
-        None => network_address(),
+    // Without a chosen address: every interface, so this computer's own browser can use
+    // localhost, and links name the network address.
+    let (bind, address): (IpAddr, IpAddr) = match &options.address {
+        Some(a) => {
+            let ip = a
+                .parse()
+                .map_err(|_| AppError::InvalidInput(format!("not an address: {a}")))?;
+            (ip, ip)
+        }
+        None => (IpAddr::V4(Ipv4Addr::UNSPECIFIED), network_address()),
     };
     let data_dir = state.data_dir.join("host");
     std::fs::create_dir_all(&data_dir).map_err(host_error)?;
     // Port 8080 when it is free, so links stay the same from one meeting to the next.
-    let listener = match tokio::net::TcpListener::bind((address, 8080)).await {
+    let listener = match tokio::net::TcpListener::bind((bind, 8080)).await {
         Ok(l) => l,
-        Err(_) => tokio::net::TcpListener::bind((address, 0))
+        Err(_) => tokio::net::TcpListener::bind((bind, 0))
             .await
             .map_err(host_error)?,
     };
     let port = listener.local_addr().map_err(host_error)?.port();
     let config = parlor_server::config::Config {
-        listen: SocketAddr::new(address, port),
+        listen: SocketAddr::new(bind, port),
         data_dir: data_dir.clone(),
         media_port: 0,
-        media_bind: Some(address),
+        media_bind: Some(bind),
         public_ip: Some(address),
         media_workers: 1,
         ..parlor_server::config::Config::default()
@@ -183,6 +191,7 @@ pub async fn host_start(
         .to_owned();
     let info = HostInfo {
         link: format!("{server}/m/{code}"),
+        local_link: format!("http://localhost:{port}/m/{code}"),
         server,
         code,
         session: HostSession {

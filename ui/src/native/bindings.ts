@@ -115,6 +115,11 @@ export type HostInfo = {
 	code: string,
 	/**  What others open to join. */
 	link: string,
+	/**
+	 *  The same meeting for a browser on this computer: `localhost` is a secure context, so
+	 *  the browser lets the page use the camera over plain HTTP there.
+	 */
+	localLink: string,
 	session: HostSession,
 };
 

@@ -83,7 +83,12 @@ export function HostingBanner({ code, onStop }: { code: string; onStop: () => vo
   return (
     <p className="hosting" role="status">
       You are hosting this meeting. Others join at <a href={info.link} target="_blank" rel="noreferrer"><code>{info.link}</code></a>{" "}
-      <button className="link" onClick={() => void navigator.clipboard?.writeText(info.link)}>Copy</button>{" "}
+      <button className="link" onClick={() => void navigator.clipboard?.writeText(info.link)}>Copy</button>
+      {info.localLink !== info.link && (
+        <>
+          {" "}(a browser on this computer: <code>{info.localLink}</code>)
+        </>
+      )}{" "}
       <button className="link" onClick={() => void commands.hostStop().then(onStop)}>Stop hosting</button>
     </p>
   );
