@@ -71,11 +71,11 @@ pub struct Mixer {
 }
 
 impl Mixer {
-    pub fn push(&mut self, track: &str, frame: &AudioFrame) {
+    pub fn push(&mut self, track: &str, frame: AudioFrame) {
         self.tracks
             .entry(track.to_owned())
             .or_default()
-            .push(frame.samples.clone());
+            .push(frame.samples);
     }
 
     pub fn remove(&mut self, track: &str) {
@@ -182,7 +182,7 @@ impl Playback {
     }
 
     /// 20 ms decoded from `track`.
-    pub fn push(&self, track: &str, frame: &AudioFrame) {
+    pub fn push(&self, track: &str, frame: AudioFrame) {
         if let Ok(mut m) = self.mixer.lock() {
             m.push(track, frame);
         }
@@ -320,18 +320,18 @@ mod tests {
     fn tracks_are_added_up_and_clipped() {
         let mut m = Mixer::default();
         for _ in 0..TARGET_FRAMES {
-            m.push("a", &frame(1000));
-            m.push("b", &frame(-300));
-            m.push("loud", &frame(i16::MAX));
+            m.push("a", frame(1000));
+            m.push("b", frame(-300));
+            m.push("loud", frame(i16::MAX));
         }
         m.remove("loud");
         assert_eq!(m.mix(), vec![700; FRAME_SAMPLES]);
-        m.push("c", &frame(i16::MAX));
-        m.push("d", &frame(i16::MAX));
+        m.push("c", frame(i16::MAX));
+        m.push("d", frame(i16::MAX));
         let mut m2 = Mixer::default();
         for _ in 0..TARGET_FRAMES {
-            m2.push("c", &frame(i16::MAX));
-            m2.push("d", &frame(i16::MAX));
+            m2.push("c", frame(i16::MAX));
+            m2.push("d", frame(i16::MAX));
         }
         assert_eq!(m2.mix(), vec![i16::MAX; FRAME_SAMPLES]);
         let s = m.stats("null");
@@ -346,7 +346,7 @@ mod tests {
         // A tone arriving as a call delivers it: 20 ms every 20 ms.
         let mut tone = Tone::new(true);
         for _ in 0..25 {
-            playback.push("t", &tone.next_frame().unwrap_or_else(|_| frame(0)));
+            playback.push("t", tone.next_frame().unwrap_or_else(|_| frame(0)));
         }
         let heard: Vec<Vec<i16>> = (0..30)
             .map(|_| {

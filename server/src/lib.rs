@@ -140,24 +140,7 @@ pub async fn serve(
 /// first start.
 fn load_or_create_secret(dir: &Path) -> Result<Vec<u8>, ServerError> {
     let path = dir.join("token_secret");
-    let io = |source| ServerError::DataDir {
-        path: path.clone(),
-        source,
-    };
-    match std::fs::read_to_string(&path) {
-        Ok(s) if s.trim().len() >= 32 => return Ok(s.trim().as_bytes().to_vec()),
-        Ok(_) => tracing::warn!(path = %path.display(), "token secret too short; making a new one"),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(io(e)),
-    }
-    let secret = util::random_token(64);
-    let tmp = dir.join("token_secret.tmp");
-    std::fs::write(&tmp, &secret).map_err(io)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
-    }
-    std::fs::rename(&tmp, &path).map_err(io)?;
-    Ok(secret.into_bytes())
+    util::kept_secret(&path, 32, 64)
+        .map(String::into_bytes)
+        .map_err(|source| ServerError::DataDir { path, source })
 }

@@ -1,6 +1,7 @@
 //! Small helpers shared across layers.
 
 use rand::distr::{Alphanumeric, SampleString};
+use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Milliseconds since the Unix epoch, the unit of every stored and sent timestamp.
@@ -19,4 +20,26 @@ pub fn new_id(prefix: &str) -> String {
 /// Random alphanumeric text; 22 characters carry over 128 bits.
 pub fn random_token(len: usize) -> String {
     Alphanumeric.sample_string(&mut rand::rng(), len)
+}
+
+/// A secret kept in the file at `path`: read back when it holds at least `min_len`
+/// characters, otherwise made anew (`new_len` random characters) and written so that only its
+/// owner can read it, whole or not at all.
+pub fn kept_secret(path: &Path, min_len: usize, new_len: usize) -> std::io::Result<String> {
+    match std::fs::read_to_string(path) {
+        Ok(s) if s.trim().len() >= min_len => return Ok(s.trim().to_owned()),
+        Ok(_) => tracing::warn!(path = %path.display(), "secret too short; making a new one"),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let secret = random_token(new_len);
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, &secret)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
+    }
+    std::fs::rename(&tmp, path)?;
+    Ok(secret)
 }

@@ -111,12 +111,11 @@ impl Frames {
 
     /// Makes `picture` the newest of `track_id`.
     pub fn publish(&self, track_id: &str, picture: Arc<I420Frame>) {
-        let data = picture;
         let n = self
             .counter
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.latest.send_modify(|latest| {
-            Arc::make_mut(latest).insert(track_id.to_owned(), (n, data));
+            Arc::make_mut(latest).insert(track_id.to_owned(), (n, picture));
         });
     }
 
@@ -142,7 +141,8 @@ pub fn bind() -> std::io::Result<(Frames, FrameEndpoint, FrameServer)> {
     let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
     listener.set_nonblocking(true)?;
     let port = listener.local_addr()?.port();
-    let token: Arc<str> = random_token().into();
+    // 32 alphanumeric characters: about 190 bits.
+    let token: Arc<str> = parlor_server::util::random_token(32).into();
     let frames = Frames::new();
     let url = format!("ws://127.0.0.1:{port}/frames?token={token}");
     let guard = Guard {
@@ -170,16 +170,6 @@ impl FrameServer {
             tracing::error!(error = %e, "the frame server stopped");
         }
     }
-}
-
-fn random_token() -> String {
-    use std::fmt::Write;
-    rand::random::<[u8; 24]>()
-        .iter()
-        .fold(String::new(), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
 }
 
 async fn connect(

@@ -145,7 +145,6 @@ async fn a_call_through_the_commands_draws_the_remote_picture() {
     let answering = tokio::spawn({
         let webview = webview.clone();
         async move {
-            let mut offers = 0;
             while let Some(offer) = page.next().await {
                 if offer["type"] != "offer" || offer["transport"] != "subscribe" {
                     continue;
@@ -159,9 +158,7 @@ async fn a_call_through_the_commands_draws_the_remote_picture() {
                 .unwrap();
                 page.send(json!({"type": "answer", "target": "sfu", "transport": "subscribe", "sdp": answer}))
                     .await;
-                offers += 1;
             }
-            offers
         }
     });
 

@@ -258,19 +258,20 @@ fn spawn_video_thread(
                 if !shared.camera_on.load(Ordering::Relaxed) {
                     continue;
                 }
-                // The self view, when the caller renders pictures.
+                // The self view, when the caller renders pictures: the same picture, shared.
+                let picture = Arc::new(frame.picture);
                 if let Some(sink) = &shared.media_sink {
                     let _ = sink.send(CallEvent::Video {
                         peer_id: String::new(),
                         track_id: LOCAL_TRACK.to_owned(),
-                        picture: Arc::new(frame.picture.clone()),
+                        picture: picture.clone(),
                     });
                 }
                 if keyframe.swap(false, Ordering::Relaxed) {
                     encoder.request_keyframe();
                 }
                 let _ = encoder.set_bitrate(target_bps.load(Ordering::Relaxed));
-                match StageCpu::time(&shared.cpu.encode, || encoder.encode(&frame.picture)) {
+                match StageCpu::time(&shared.cpu.encode, || encoder.encode(&picture)) {
                     Ok(Some(out)) => {
                         if tx
                             .blocking_send(Encoded {

@@ -10,7 +10,6 @@ use crate::state::AppState;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
-use std::path::Path;
 use std::time::Duration;
 use tauri::State;
 
@@ -79,43 +78,34 @@ fn network_address() -> IpAddr {
         .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
 }
 
-/// The host account's password, made once and kept (owner-only) beside the server's data.
-fn host_password(dir: &Path) -> Result<String, AppError> {
-    let path = dir.join("host-password");
-    if let Ok(p) = std::fs::read_to_string(&path) {
-        return Ok(p.trim().to_owned());
-    }
-    let password: String = rand::random::<[u8; 24]>()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    std::fs::write(&path, &password).map_err(host_error)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
-    }
-    Ok(password)
-}
-
 async fn post(
     http: &reqwest::Client,
     url: String,
     token: Option<&str>,
     body: Value,
 ) -> Result<Value, AppError> {
-    let mut req = http.post(&url).json(&body);
+    let (status, body) = send(http, &url, token, body).await?;
+    if status.is_success() {
+        Ok(body)
+    } else {
+        Err(AppError::Host(format!("{url}: {status} {body}")))
+    }
+}
+
+/// A JSON POST's status and body, whatever the status.
+async fn send(
+    http: &reqwest::Client,
+    url: &str,
+    token: Option<&str>,
+    body: Value,
+) -> Result<(reqwest::StatusCode, Value), AppError> {
+    let mut req = http.post(url).json(&body);
     if let Some(t) = token {
         req = req.bearer_auth(t);
     }
     let res = req.send().await.map_err(host_error)?;
     let status = res.status();
-    let body: Value = res.json().await.unwrap_or(Value::Null);
-    if status.is_success() || status.as_u16() == 409 {
-        Ok(body)
-    } else {
-        Err(AppError::Host(format!("{url}: {status} {body}")))
-    }
+    Ok((status, res.json().await.unwrap_or(Value::Null)))
 }
 
 /// Starts the embedded server and a meeting on it; returns how to reach it. Hosting already
@@ -172,10 +162,18 @@ pub async fn host_start(
 
     let server = format!("http://{}", SocketAddr::new(address, port));
     let http = reqwest::Client::new();
-    let account = json!({"email": "host@parlor.local", "password": host_password(&data_dir)?});
+    // The host account's password is made once and kept, owner-only, beside the server's data.
+    let password = parlor_server::util::kept_secret(&data_dir.join("host-password"), 32, 48)
+        .map_err(host_error)?;
+    let account = json!({"email": "host@parlor.local", "password": password});
     let mut register = account.clone();
     register["name"] = options.name.clone().into();
-    post(&http, format!("{server}/api/users"), None, register).await?;
+    // Made on the first hosting; later ones find it there (409 Conflict), which is as good.
+    let url = format!("{server}/api/users");
+    let (status, body) = send(&http, &url, None, register).await?;
+    if !status.is_success() && status != reqwest::StatusCode::CONFLICT {
+        return Err(AppError::Host(format!("{url}: {status} {body}")));
+    }
     let login = post(&http, format!("{server}/api/auth/login"), None, account).await?;
     let token = login["token"].as_str().unwrap_or_default().to_owned();
     let meeting = post(

@@ -111,7 +111,7 @@ pub async fn media_start(
                 CallEvent::Video {
                     track_id, picture, ..
                 } => frames.publish(&track_id, picture),
-                CallEvent::Audio { peer_id, frame } => playback.push(&peer_id, &frame),
+                CallEvent::Audio { peer_id, frame } => playback.push(&peer_id, frame),
                 CallEvent::Error(e) => tracing::warn!(error = %e, "media"),
                 _ => {}
             }

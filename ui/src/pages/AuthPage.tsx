@@ -2,6 +2,7 @@ import { useState, type FormEvent } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router-dom";
 import { api } from "../api";
 import { useAction } from "../action";
+import { TopBar } from "../components/TopBar";
 import { useSession } from "../session";
 
 export function AuthPage({ mode }: { mode: "login" | "register" }) {
@@ -24,9 +25,7 @@ export function AuthPage({ mode }: { mode: "login" | "register" }) {
 
   return (
     <main className="page narrow">
-      <header className="top">
-        <h1><Link to="/">Parlor</Link></h1>
-      </header>
+      <TopBar />
       <form onSubmit={submit} className="card">
         <h2>{mode === "login" ? "Sign in" : "Create an account"}</h2>
         {error && <p role="alert" className="error">{error}</p>}

@@ -2,6 +2,7 @@ import { useEffect, useState, type FormEvent } from "react";
 import { Link, Navigate, useNavigate } from "react-router-dom";
 import { api } from "../api";
 import { errorText, useAction } from "../action";
+import { TopBar } from "../components/TopBar";
 import type { Meeting, ParticipantRecord } from "../protocol";
 import { useSession } from "../session";
 
@@ -57,13 +58,12 @@ export function Dashboard() {
 
   return (
     <main className="page">
-      <header className="top">
-        <h1><Link to="/">Parlor</Link></h1>
+      <TopBar>
         <nav>
           <span>{session.displayName}</span>
           <button className="link" onClick={signOut}>Sign out</button>
         </nav>
-      </header>
+      </TopBar>
       {error && <p role="alert" className="error">{error}</p>}
       <form onSubmit={create} className="card row">
         <input aria-label="Title" value={title} onChange={(e) => setTitle(e.target.value)} placeholder="Meeting title" />

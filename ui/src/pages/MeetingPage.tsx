@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useReducer, useRef, useState, type FormEvent } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import { useAction } from "../action";
+import { TopBar } from "../components/TopBar";
 import { Chat } from "../components/Chat";
 import { Controls } from "../components/Controls";
 import { ParticipantList } from "../components/ParticipantList";
@@ -180,13 +181,12 @@ function Call({ session, code }: { session: Session; code: string }) {
 
   return (
     <main className="meeting">
-      <header className="top">
-        <h1><Link to="/">Parlor</Link></h1>
+      <TopBar>
         <div>
           <strong>{state.meeting?.title ?? "Joining…"}</strong> <code>{code}</code>
           {state.phase === "reconnecting" && <span className="badge">Reconnecting…</span>}
         </div>
-      </header>
+      </TopBar>
       <div className="notices" aria-live="polite">
         {isNativeApp() && <HostingBanner code={code} onStop={() => dispatch({ type: "left" })} />}
         {state.notices.map((n) => (
@@ -250,9 +250,7 @@ export function MeetingPage() {
   };
   return (
     <main className="page narrow">
-      <header className="top">
-        <h1><Link to="/">Parlor</Link></h1>
-      </header>
+      <TopBar />
       <form onSubmit={join} className="card">
         <h2>Join meeting <code>{code}</code></h2>
         {error && <p role="alert" className="error">{error}</p>}
