@@ -13,3 +13,4 @@ pub mod codec;
 pub mod frame;
 pub mod playback;
 pub mod stamp;
+pub mod tls;

@@ -49,12 +49,7 @@ fn a_meeting_in_the_browser() {
         assert!(status.success(), "the isolated run failed: {status}");
         return;
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(meeting());
+    parlor_testkit::block_on(meeting());
 }
 
 async fn meeting() {

@@ -137,6 +137,7 @@ async fn engine_delivers_decoded_pictures_and_audio() {
             bind_ip: "127.0.0.1".parse().unwrap(),
             deliver_media: deliver,
         },
+        trust: Default::default(),
     };
     let (_keep_a, controls_a) = tokio::sync::mpsc::unbounded_channel();
     let (_keep_b, controls_b) = tokio::sync::mpsc::unbounded_channel();

@@ -50,6 +50,9 @@ pub struct Config {
     pub public_ip: Option<IpAddr>,
     /// Media worker threads, each with its own socket; rooms are spread over them.
     pub media_workers: usize,
+    /// Serve a local network: HTTPS with a self-signed certificate kept in `data_dir` (plain
+    /// HTTP for this machine only) and an mDNS advert.
+    pub lan: bool,
 }
 
 impl Default for Config {
@@ -74,6 +77,7 @@ impl Default for Config {
             media_bind: None,
             public_ip: None,
             media_workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            lan: false,
         }
     }
 }
@@ -241,6 +245,18 @@ pub struct Settings {
     /// Media worker threads, each with its own UDP port [default: the number of cores]
     #[arg(long, env = "PARLOR_MEDIA_WORKERS", value_name = "N")]
     pub media_workers: Option<usize>,
+    /// Host for the local network: listen on every interface (port 8080 unless --listen
+    /// says otherwise), serve HTTPS with a self-signed certificate kept in the data directory
+    /// (its fingerprint is printed at start; plain HTTP is answered for this machine only),
+    /// announce media on this machine's network address, and advertise over mDNS
+    #[arg(
+        long,
+        env = "PARLOR_LAN",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        default_missing_value = "true"
+    )]
+    pub lan: Option<bool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -269,10 +285,16 @@ impl Config {
     /// values already include the environment.
     pub fn load(cli: Cli) -> Result<Self, ConfigError> {
         let mut config = Config::default();
+        let mut listen_given = cli.settings.listen.is_some();
         if let Some(path) = &cli.config {
-            config.apply(read_file(path)?);
+            let file = read_file(path)?;
+            listen_given |= file.listen.is_some();
+            config.apply(file);
         }
         config.apply(cli.settings);
+        if config.lan {
+            config.lan_defaults(listen_given);
+        }
         config.validate()?;
         Ok(config)
     }
@@ -295,10 +317,32 @@ impl Config {
                 heartbeat_interval,
                 chat_history,
                 media_port,
-                media_workers
+                media_workers,
+                lan
             ],
             [database_url, redis_url, token_secret, media_bind, public_ip]
         );
+    }
+
+    /// What `lan` implies where nothing else was said: every interface, and media announced
+    /// on this machine's network address.
+    pub fn lan_defaults(&mut self, listen_given: bool) {
+        if !listen_given {
+            self.listen = SocketAddr::from(([0, 0, 0, 0], 8080));
+        }
+        if self.public_ip.is_none() {
+            let ip = self.media_bind_ip();
+            self.public_ip = Some(if ip.is_unspecified() {
+                crate::lan::network_address()
+            } else {
+                ip
+            });
+        }
+    }
+
+    /// The addresses a LAN certificate names: where it listens and where media is announced.
+    pub fn lan_addresses(&self) -> Vec<IpAddr> {
+        vec![self.listen.ip(), self.sfu().public_ip]
     }
 
     /// Checks every setting and reports all problems together.
@@ -530,6 +574,31 @@ mod tests {
         ] {
             assert!(msg.contains(needle), "{needle} missing from {msg}");
         }
+    }
+
+    #[test]
+    fn lan_mode_listens_everywhere_unless_told_and_announces_an_address() {
+        let load = |args: &[&str]| {
+            let mut argv = vec!["parlor-server"];
+            argv.extend_from_slice(args);
+            Config::load(Cli::try_parse_from(argv).unwrap()).unwrap()
+        };
+        let lan = load(&["--lan"]);
+        assert!(lan.lan);
+        assert_eq!(lan.listen, SocketAddr::from(([0, 0, 0, 0], 8080)));
+        let announced = lan.public_ip.unwrap();
+        assert!(
+            !announced.is_unspecified(),
+            "media is announced on a real address"
+        );
+
+        let chosen = load(&["--lan", "--listen", "127.0.0.1:9443"]);
+        assert_eq!(chosen.listen, SocketAddr::from(([127, 0, 0, 1], 9443)));
+        assert_eq!(chosen.public_ip, Some(IpAddr::from([127, 0, 0, 1])));
+
+        let off = load(&["--lan", "false"]);
+        assert!(!off.lan);
+        assert_eq!(off.listen, Config::default().listen);
     }
 
     #[test]

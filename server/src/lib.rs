@@ -11,6 +11,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 mod deps;
+pub mod lan;
 pub mod metrics;
 pub mod room;
 pub mod sfu;
@@ -111,8 +112,23 @@ pub async fn serve(
 ) -> Result<(), ServerError> {
     let app = api::router(state.clone());
     let stopping = state.clone();
+    let tls = if state.config.lan {
+        let certificate = lan::LanCertificate::load_or_create(
+            &state.config.data_dir,
+            &state.config.lan_addresses(),
+        )
+        .and_then(|c| c.acceptor())
+        .map_err(|source| ServerError::DataDir {
+            path: state.config.data_dir.clone(),
+            source,
+        })?;
+        Some(certificate)
+    } else {
+        None
+    };
+    let listener = lan::ServeListener::new(listener, tls).map_err(ServerError::Serve)?;
     axum::serve(
-        listener,
+        axum::serve::ListenerExt::tap_io(listener, |conn| conn.set_nodelay()),
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(async move {

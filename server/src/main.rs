@@ -22,7 +22,19 @@ async fn main() -> std::process::ExitCode {
         }
     };
     let addr = listener.local_addr().unwrap_or(config.listen);
-    println!("Parlor is running at http://{addr}/ (Ctrl-C to stop)");
+    // Kept until the server stops: dropping it withdraws the advert.
+    let _advert = if config.lan {
+        match announce_lan(&config, addr) {
+            Ok(advert) => advert,
+            Err(e) => {
+                eprintln!("parlor-server: {e}");
+                return std::process::ExitCode::from(1);
+            }
+        }
+    } else {
+        println!("Parlor is running at http://{addr}/ (Ctrl-C to stop)");
+        None
+    };
     match parlor_server::run(config, listener, shutdown_signal()).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -30,6 +42,27 @@ async fn main() -> std::process::ExitCode {
             std::process::ExitCode::from(1)
         }
     }
+}
+
+/// Prints where the LAN server is and its certificate's fingerprint, and advertises it over
+/// mDNS (a failed advert is reported, not fatal: links still work).
+fn announce_lan(
+    config: &Config,
+    addr: std::net::SocketAddr,
+) -> Result<Option<parlor_server::lan::Advert>, String> {
+    let lan = parlor_server::lan::Announced::start(config, addr)?;
+    println!(
+        "Parlor is hosting on this network at {}/ (Ctrl-C to stop)",
+        lan.server
+    );
+    println!("Certificate fingerprint (SHA-256): {}", lan.fingerprint);
+    if let Some(local) = &lan.local {
+        println!("On this computer: {local}/");
+    }
+    if let Some(e) = &lan.advert_error {
+        eprintln!("parlor-server: not advertised over mDNS: {e}");
+    }
+    Ok(lan.advert)
 }
 
 fn init_logging(format: LogFormat) {

@@ -33,13 +33,48 @@ pub fn kept_secret(path: &Path, min_len: usize, new_len: usize) -> std::io::Resu
         Err(e) => return Err(e),
     }
     let secret = random_token(new_len);
+    write_private(path, secret.as_bytes())?;
+    Ok(secret)
+}
+
+/// Writes `contents` to `path` so that only its owner can read it, whole or not at all.
+pub fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, &secret)?;
+    std::fs::write(&tmp, contents)?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
     }
-    std::fs::rename(&tmp, path)?;
-    Ok(secret)
+    std::fs::rename(&tmp, path)
+}
+
+/// This machine's name, as a DNS label (letters, digits and '-'), for the LAN certificate and
+/// the mDNS advert.
+pub fn host_name() -> String {
+    let raw = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .unwrap_or_default();
+    let label: String = raw
+        .trim()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect::<String>()
+        .trim_matches('-')
+        .chars()
+        .take(63)
+        .collect();
+    if label.is_empty() {
+        "parlor".to_owned()
+    } else {
+        label
+    }
 }

@@ -11,7 +11,7 @@ pub const UI_PATH: &str = "ui/src/native/bindings.ts";
 /// Every command and event, for the invoke handler and for the TypeScript module alike.
 pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
     use crate::window::{CloseRequested, LeaveRequested};
-    use commands::{app, devices, host, media, report};
+    use commands::{app, devices, host, media, report, trust};
     tauri_specta::Builder::<R>::new()
         .events(collect_events![CloseRequested, LeaveRequested])
         .commands(collect_commands![
@@ -31,6 +31,9 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
             media::frame_endpoint,
             report::report_wanted,
             report::report,
+            trust::server_certificate,
+            trust::trust_server,
+            trust::nearby_meetings,
         ])
 }
 

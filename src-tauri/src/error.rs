@@ -22,6 +22,12 @@ pub enum AppError {
     /// Hosting a meeting on this computer failed.
     #[error("hosting: {0}")]
     Host(String),
+    /// A server could not be reached (or its certificate read).
+    #[error("unreachable: {0}")]
+    Unreachable(String),
+    /// A server presents another certificate than the one the person was shown.
+    #[error("certificate changed: {0}")]
+    CertificateChanged(String),
     /// The `--report` file could not be written.
     #[error("report: {0}")]
     Report(String),

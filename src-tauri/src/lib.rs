@@ -42,9 +42,13 @@ pub fn run(launch: launch::Launch) {
                 .setup(move |app| {
                     specta.mount_events(app);
                     let (quit, tray) = (app.handle().clone(), app.handle().clone());
+                    let webview = app.handle().clone();
                     let _ = app.state::<state::AppState>().hooks.set(state::Hooks {
                         exit: Box::new(move || quit.exit(0)),
                         in_call: Box::new(move |on| window::show_in_tray(&tray, on)),
+                        allow_certificate: Box::new(move |pem, host| {
+                            window::allow_certificate(&webview, &pem, &host)
+                        }),
                     });
                     window::tray(app.handle())?;
                     launch::open_window(app.handle(), &launch)?;

@@ -27,6 +27,8 @@ pub struct Hooks {
     pub exit: Box<dyn Fn() + Send + Sync>,
     /// A call started (`true`) or ended.
     pub in_call: Box<dyn Fn(bool) + Send + Sync>,
+    /// Makes the web view accept a certificate (PEM) from a host; returns once it does.
+    pub allow_certificate: Box<dyn Fn(String, String) + Send + Sync>,
 }
 
 impl AppState {

@@ -238,9 +238,10 @@ fn decode(data: &[u8]) -> (String, parlor_media::frame::I420Frame) {
     (track, picture)
 }
 
-/// Hosting on this computer: the embedded server starts with a meeting whose host is this
-/// app's person; someone joins by the link; stopping ends the meeting for them, then the
-/// server.
+/// Hosting on this computer: the embedded server starts in its LAN mode (HTTPS with its own
+/// certificate) with a meeting whose host is this app's person; someone joins by the link,
+/// trusting the fingerprint; the certificate commands show and remember it; stopping ends the
+/// meeting for them, then the server.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hosting_a_meeting_and_stopping_it_ends_it_for_everyone() {
     let data = tempfile::tempdir().unwrap();
@@ -257,7 +258,9 @@ async fn hosting_a_meeting_and_stopping_it_ends_it_for_everyone() {
         info["server"].as_str().unwrap(),
         info["code"].as_str().unwrap(),
     );
-    assert!(server.starts_with("http://127.0.0.1:"), "{info}");
+    assert!(server.starts_with("https://127.0.0.1:"), "{info}");
+    let fingerprint = info["fingerprint"].as_str().unwrap().to_owned();
+    assert_eq!(fingerprint.len(), 95, "{info}");
     assert_eq!(info["link"], format!("{server}/m/{code}"));
     let port = server.rsplit(':').next().unwrap();
     assert_eq!(
@@ -272,8 +275,9 @@ async fn hosting_a_meeting_and_stopping_it_ends_it_for_everyone() {
     assert_eq!(again["code"], info["code"]);
 
     // Someone joins through the link's server; the host token sees them in the meeting.
-    let (_controls, guest) = common::participant(server, code, "Guest", 60);
-    let http = reqwest::Client::new();
+    let (_controls, guest) = common::participant_trusting(server, code, "Guest", 60, &fingerprint);
+    let http =
+        parlor_media::tls::http_client(&parlor_media::tls::Trust::Pinned(fingerprint.clone()));
     let token = info["session"]["token"].as_str().unwrap().to_owned();
     parlor_testkit::eventually("the guest in the hosted meeting", || {
         let req = http
@@ -288,6 +292,44 @@ async fn hosting_a_meeting_and_stopping_it_ends_it_for_everyone() {
         }
     })
     .await;
+
+    // The certificate as the page is shown it: not trusted before; a fingerprint other than
+    // the presented one is refused; the right one is remembered for this server.
+    let presented = invoke(&webview, "server_certificate", json!({ "server": server }))
+        .await
+        .unwrap();
+    assert_eq!(
+        presented,
+        json!({"fingerprint": fingerprint, "known": null})
+    );
+    let other = parlor_protocol::lan::fingerprint(b"someone else");
+    let refused = invoke(
+        &webview,
+        "trust_server",
+        json!({ "server": server, "fingerprint": other }),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(refused["code"], "certificate_changed", "{refused}");
+    invoke(
+        &webview,
+        "trust_server",
+        json!({ "server": server, "fingerprint": fingerprint }),
+    )
+    .await
+    .unwrap();
+    let known = invoke(&webview, "server_certificate", json!({ "server": server }))
+        .await
+        .unwrap();
+    assert_eq!(known["known"], fingerprint.as_str());
+    let bad = invoke(
+        &webview,
+        "server_certificate",
+        json!({ "server": "http://127.0.0.1:1" }),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(bad["code"], "invalid_input", "{bad}");
 
     // Stopping ends the meeting for the guest, then the server goes.
     invoke(&webview, "host_stop", json!({})).await.unwrap();

@@ -151,45 +151,61 @@ async fn the_other_side_shows(
     );
 }
 
+/// The separate server hosts for a LAN (HTTPS with its own certificate), which the person
+/// trusted on an earlier visit: the app accepts that certificate again without asking.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_app_joins_a_meeting_and_shows_the_other_side() {
     let artifacts = fresh("app-window");
     let home = tempfile::tempdir().unwrap();
     let s = parlor_testkit::server::server_with(|c| {
         c.media_bind = Some("127.0.0.1".parse().unwrap());
+        c.lan = true;
     })
     .await;
+    // Plain HTTP is for this machine only; the meeting is made that way, joined over HTTPS.
     let room = parlor_testkit::http::host_meeting(&s.url, "Desktop").await;
+    let server = format!("https://{}", s.addr);
+    let fingerprint = parlor_media::tls::presented_certificate(&server)
+        .await
+        .unwrap()
+        .fingerprint;
+    let data = home.path().join("app-data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(
+        data.join("known-servers.json"),
+        serde_json::json!({ s.addr.to_string(): fingerprint }).to_string(),
+    )
+    .unwrap();
     let display = Display::start();
-    let link = format!("{}/m/{room}", s.url);
+    let link = format!("{server}/m/{room}");
     let mut app = start_app(
         &display,
         home.path(),
         &artifacts,
-        &["--join", &link, "--name", "Desk"],
+        &[
+            "--join",
+            &link,
+            "--name",
+            "Desk",
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
     );
     // The other participant: a stamped, moving test pattern and a tone.
-    let (controls, other) = common::participant(&s.url, &room, "Native", 20);
+    let (controls, other) =
+        common::participant_trusting(&server, &room, "Native", 20, &fingerprint);
     the_other_side_shows(&mut app, &display, &artifacts, controls, other).await;
 }
 
-/// The app hosts: its embedded server starts with a meeting, a participant joins through the
-/// address the app gives out, and so does a browser tab (Chromium, by the link). Runs in a
-/// network namespace of its own where it may, as the browser test does.
+/// The app hosts for the LAN: its embedded server starts with a meeting and advertises it over
+/// mDNS; a participant finds it by browsing and joins through the advertised address, trusting
+/// the advertised fingerprint once it matches the presented certificate, and a browser tab
+/// (Chromium) opens the link, clicking through the self-signed certificate as a person would.
+/// Runs only in a network namespace of its own that looks like a machine on a LAN (mDNS
+/// multicasts; nothing may reach a real network).
 #[test]
 fn the_app_hosts_a_meeting_and_shows_who_joins() {
-    if let Some(status) =
-        parlor_testkit::netns::rerun_isolated("the_app_hosts_a_meeting_and_shows_who_joins")
-    {
-        assert!(status.success(), "the isolated run failed: {status}");
-        return;
-    }
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(hosting());
+    parlor_testkit::netns::run_on_lan("the_app_hosts_a_meeting_and_shows_who_joins", hosting);
 }
 
 async fn hosting() {
@@ -200,14 +216,7 @@ async fn hosting() {
         &display,
         home.path(),
         &artifacts,
-        &[
-            "--host",
-            "Desk meeting",
-            "--host-address",
-            "127.0.0.1",
-            "--name",
-            "Desk",
-        ],
+        &["--host", "Desk meeting", "--name", "Desk"],
     );
     let page = report_when(
         &mut app,
@@ -220,13 +229,38 @@ async fn hosting() {
         page["server"].as_str().unwrap(),
         page["meeting"].as_str().unwrap(),
     );
-    assert!(server.starts_with("http://127.0.0.1:"), "{page}");
-    let (controls, other) = common::participant(server, code, "Native", 40);
+    let lan = parlor_testkit::netns::LAN_ADDRESS;
+    assert!(server.starts_with(&format!("https://{lan}:")), "{page}");
+
+    // Found on the network, as "Nearby meetings" finds it.
+    let found = tokio::task::spawn_blocking(|| {
+        parlor_server::lan::browse([0, 0, 0, 0].into(), Duration::from_secs(3))
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let nearby = found
+        .iter()
+        .find(|n| n.code.as_deref() == Some(code))
+        .unwrap_or_else(|| panic!("the meeting among {found:?}"));
+    assert_eq!(nearby.server, server, "{nearby:?}");
+    assert_eq!(nearby.title.as_deref(), Some("Desk meeting"));
+    assert_eq!(nearby.host.as_deref(), Some("Desk"));
+    let fingerprint = nearby.fingerprint.clone().unwrap();
+    let presented = parlor_media::tls::presented_certificate(&nearby.server)
+        .await
+        .unwrap();
+    assert_eq!(
+        presented.fingerprint, fingerprint,
+        "the advert names the served certificate"
+    );
+    let (controls, other) =
+        common::participant_trusting(&nearby.server, code, "Native", 40, &fingerprint);
 
     // A browser tab joins by the link the app shows, served by the app's own server, and
     // decodes both the app's and the participant's video.
     let ui = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui");
-    let link = format!("{server}/m/{code}");
+    let link = nearby.link();
     let tab = tokio::task::spawn_blocking({
         let artifacts = artifacts.clone();
         move || {
@@ -236,6 +270,7 @@ async fn hosting() {
                 .env("PARLOR_LINK", link)
                 .env("PARLOR_NAME", "Tab")
                 .env("PARLOR_VIDEOS", "2")
+                .env("PARLOR_IGNORE_CERTIFICATE", "1")
                 .env("PARLOR_ARTIFACTS", artifacts)
                 .output()
                 .expect("node runs the browser script")

@@ -7,6 +7,7 @@ import { AuthPage } from "./pages/AuthPage";
 import { Dashboard } from "./pages/Dashboard";
 import { MeetingPage } from "./pages/MeetingPage";
 import { applyLaunch } from "./server";
+import { TrustGate } from "./native/trust";
 import "./styles.css";
 
 // The desktop app may have been started straight into a meeting.
@@ -17,6 +18,7 @@ function App() {
   return (
     <SessionProvider>
       <BrowserRouter>
+        <TrustGate>
         <Routes>
           <Route path="/" element={<Home />} />
           <Route path="/login" element={<AuthPage mode="login" />} />
@@ -25,6 +27,7 @@ function App() {
           <Route path="/m/:code" element={<MeetingPage />} />
           <Route path="*" element={<Home />} />
         </Routes>
+        </TrustGate>
       </BrowserRouter>
     </SessionProvider>
   );

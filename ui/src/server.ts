@@ -29,12 +29,22 @@ export function serverOrigin(): string {
   return normalizeServer(localStorage.getItem(KEY) ?? "") ?? DEFAULT_SERVER;
 }
 
+const CHANGED = "parlor:server";
+
 /** Chooses the server (desktop app only); false when `input` is not a server address. */
 export function setServerOrigin(input: string): boolean {
   const origin = normalizeServer(input);
   if (!origin) return false;
+  const before = localStorage.getItem(KEY);
   localStorage.setItem(KEY, origin);
+  if (before !== origin) window.dispatchEvent(new Event(CHANGED));
   return true;
+}
+
+/** Calls `changed` whenever the chosen server changes; returns the unsubscribe. */
+export function onServerChange(changed: () => void): () => void {
+  window.addEventListener(CHANGED, changed);
+  return () => window.removeEventListener(CHANGED, changed);
 }
 
 export function websocketOrigin(): string {

@@ -81,3 +81,21 @@ suite("servers and links", () => {
     expect(parseMeetingLink("not a code")).toBeNull();
   });
 });
+
+suite("trusting a server's own certificate", () => {
+  const cert = (fingerprint: string, known: string | null) => ({ fingerprint, known });
+  it("leaves alone a server the web view already reaches", async () => {
+    const { decideTrust } = await import("../src/native/trust");
+    expect(decideTrust(true, null, null)).toBe("ready");
+  });
+  it("trusts silently only the very certificate trusted before", async () => {
+    const { decideTrust } = await import("../src/native/trust");
+    expect(decideTrust(false, cert("AA", "AA"), null)).toBe("trust-known");
+    expect(decideTrust(false, cert("BB", "AA"), null)).toEqual({ kind: "ask", fingerprint: "BB", known: "AA", advertised: null });
+    expect(decideTrust(false, cert("AA", null), "AA")).toEqual({ kind: "ask", fingerprint: "AA", known: null, advertised: "AA" });
+  });
+  it("reports a server that cannot be reached", async () => {
+    const { decideTrust } = await import("../src/native/trust");
+    expect(decideTrust(false, null, null)).toMatchObject({ kind: "unreachable" });
+  });
+});

@@ -32,9 +32,14 @@ enum Command {
 
 #[derive(clap::Args)]
 struct JoinArgs {
-    /// The server, e.g. http://127.0.0.1:8080
+    /// The server, e.g. http://127.0.0.1:8080 or https://parlor.example
     #[arg(long)]
     server: String,
+    /// Trust exactly the certificate with this SHA-256 fingerprint (a server hosting on a
+    /// local network with a self-signed certificate prints it and advertises it); without
+    /// it, HTTPS servers must have a certificate the public web's authorities vouch for
+    #[arg(long, value_name = "SHA256", value_parser = parlor_media::tls::Trust::pinned)]
+    fingerprint: Option<parlor_media::tls::Trust>,
     /// Meeting code, e.g. abc-defg-hij
     #[arg(long)]
     room: String,
@@ -157,6 +162,7 @@ async fn join(args: JoinArgs) -> anyhow::Result<()> {
             bind_ip: args.bind,
             deliver_media: false,
         },
+        trust: args.fingerprint.unwrap_or_default(),
     };
     let (controls, control_rx) = tokio::sync::mpsc::unbounded_channel();
     let (events_tx, mut events) = tokio::sync::mpsc::unbounded_channel();

@@ -2,6 +2,7 @@
 //! `parlor-protocol` messages.
 
 use super::CallError;
+use crate::tls::{self, Trust};
 use futures_util::{SinkExt, StreamExt};
 use parlor_protocol::api::{GuestTokenRequest, TokenResponse};
 use parlor_protocol::signal::{ClientMessage, ServerMessage};
@@ -15,10 +16,14 @@ pub struct Signaling {
     ws: Ws,
 }
 
-/// `http://host:port` → a guest token for `name`.
-pub async fn guest_token(server: &str, name: &str) -> Result<TokenResponse, CallError> {
+/// `http(s)://host:port` → a guest token for `name`.
+pub async fn guest_token(
+    server: &str,
+    name: &str,
+    trust: &Trust,
+) -> Result<TokenResponse, CallError> {
     let url = format!("{}/auth/token", server.trim_end_matches('/'));
-    let res = reqwest::Client::new()
+    let res = tls::http_client(trust)
         .post(&url)
         .json(&GuestTokenRequest {
             display_name: name.to_owned(),
@@ -26,7 +31,7 @@ pub async fn guest_token(server: &str, name: &str) -> Result<TokenResponse, Call
         })
         .send()
         .await
-        .map_err(|e| CallError::Signaling(format!("{url}: {e}")))?;
+        .map_err(|e| CallError::Signaling(format!("{url}: {}", causes(&e))))?;
     if !res.status().is_success() {
         let body = res.text().await.unwrap_or_default();
         return Err(CallError::Signaling(format!("{url}: {body}")));
@@ -36,8 +41,24 @@ pub async fn guest_token(server: &str, name: &str) -> Result<TokenResponse, Call
         .map_err(|e| CallError::Signaling(format!("{url}: {e}")))
 }
 
+/// An error with its causes, which is where reqwest and rustls say what actually went wrong
+/// (a refused connection, an untrusted certificate).
+fn causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = s.source();
+    }
+    text
+}
+
 impl Signaling {
-    pub async fn connect(server: &str, token: &str) -> Result<Self, CallError> {
+    pub async fn connect(server: &str, token: &str, trust: &Trust) -> Result<Self, CallError> {
         let base = server.trim_end_matches('/');
         let ws_base = if let Some(rest) = base.strip_prefix("https://") {
             format!("wss://{rest}")
@@ -47,9 +68,15 @@ impl Signaling {
             base.to_owned()
         };
         let url = format!("{ws_base}/ws/signal?token={token}");
-        let (ws, _) = tokio_tungstenite::connect_async(url.as_str())
-            .await
-            .map_err(|e| CallError::Signaling(format!("{ws_base}/ws/signal: {e}")))?;
+        let connector = tokio_tungstenite::Connector::Rustls(tls::client_config(trust));
+        let (ws, _) = tokio_tungstenite::connect_async_tls_with_config(
+            url.as_str(),
+            None,
+            true,
+            Some(connector),
+        )
+        .await
+        .map_err(|e| CallError::Signaling(format!("{ws_base}/ws/signal: {e}")))?;
         Ok(Self { ws })
     }
 

@@ -1,15 +1,17 @@
-//! "Host on this computer": the embedded `parlor-server` on this machine's network address,
-//! a meeting on it with this app's person as host, and the link others join by. Stopping
-//! ends the meeting for everyone, then the server.
-//!
-//! Plain HTTP for now: browsers on this machine (localhost) and other apps can join; browsers
-//! on other machines need HTTPS for their cameras, which is not built yet.
+//! "Host on this computer": the embedded `parlor-server` in its LAN mode on this machine's
+//! network address — HTTPS with the self-signed certificate it keeps (plain HTTP for this
+//! computer's own browser at `localhost`) — a meeting on it with this app's person as host,
+//! the link others join by with the certificate's fingerprint to check, and an mDNS advert
+//! that lists the meeting under "Nearby meetings" on other computers. Stopping ends the
+//! meeting for everyone, withdraws the advert, then stops the server.
 
 use crate::error::AppError;
 use crate::state::AppState;
+use parlor_media::tls::{self, Trust};
+use parlor_server::lan;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 use tauri::State;
 
@@ -41,13 +43,16 @@ pub struct HostSession {
 #[derive(Clone, Debug, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct HostInfo {
-    /// `http://address:port` of the embedded server.
+    /// `https://address:port` of the embedded server.
     pub server: String,
+    /// SHA-256 of the server's certificate, for those joining to check.
+    pub fingerprint: String,
     pub code: String,
     /// What others open to join.
     pub link: String,
     /// The same meeting for a browser on this computer: `localhost` is a secure context, so
-    /// the browser lets the page use the camera over plain HTTP there.
+    /// the browser lets the page use the camera over plain HTTP there, with no certificate
+    /// warning. The same as `link` when the server does not listen on loopback.
     pub local_link: String,
     pub session: HostSession,
 }
@@ -55,27 +60,14 @@ pub struct HostInfo {
 /// The running embedded server.
 pub struct Hosting {
     pub info: HostInfo,
+    /// Withdrawn when hosting stops; absent when mDNS could not start.
+    _advert: Option<lan::Advert>,
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<()>,
 }
 
 fn host_error(e: impl std::fmt::Display) -> AppError {
     AppError::Host(e.to_string())
-}
-
-/// The address other machines reach this one at: the one the default route leaves from
-/// (found without sending anything: a UDP socket is only pointed, never written to), or
-/// loopback on a machine with no network.
-fn network_address() -> IpAddr {
-    UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))
-        .and_then(|s| {
-            s.connect((Ipv4Addr::new(192, 0, 2, 1), 9))?;
-            s.local_addr()
-        })
-        .map(|a| a.ip())
-        .ok()
-        .filter(|ip| !ip.is_unspecified())
-        .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
 }
 
 async fn post(
@@ -129,7 +121,7 @@ pub async fn host_start(
                 .map_err(|_| AppError::InvalidInput(format!("not an address: {a}")))?;
             (ip, ip)
         }
-        None => (IpAddr::V4(Ipv4Addr::UNSPECIFIED), network_address()),
+        None => (IpAddr::V4(Ipv4Addr::UNSPECIFIED), lan::network_address()),
     };
     let data_dir = state.data_dir.join("host");
     std::fs::create_dir_all(&data_dir).map_err(host_error)?;
@@ -148,8 +140,12 @@ pub async fn host_start(
         media_bind: Some(bind),
         public_ip: Some(address),
         media_workers: 1,
+        lan: true,
         ..parlor_server::config::Config::default()
     };
+    // The certificate the server will present (made on the first hosting, kept after).
+    let certificate = lan::LanCertificate::load_or_create(&data_dir, &config.lan_addresses())
+        .map_err(host_error)?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let shutdown = async {
@@ -160,8 +156,10 @@ pub async fn host_start(
         }
     });
 
-    let server = format!("http://{}", SocketAddr::new(address, port));
-    let http = reqwest::Client::new();
+    let server = format!("https://{}", SocketAddr::new(address, port));
+    let http = tls::http_client(&Trust::Pinned(certificate.fingerprint.clone()));
+    // This app's own page talks to the server over HTTPS like everyone else.
+    crate::commands::trust::allow_in_webview(&state, &certificate.cert_pem, &address.to_string());
     // The host account's password is made once and kept, owner-only, beside the server's data.
     let password = parlor_server::util::kept_secret(&data_dir.join("host-password"), 32, 48)
         .map_err(host_error)?;
@@ -187,9 +185,23 @@ pub async fn host_start(
         .as_str()
         .ok_or_else(|| AppError::Host(format!("no meeting code in {meeting}")))?
         .to_owned();
+    let link = format!("{server}/m/{code}");
+    let advert = lan::Advert::start(&lan::AdvertOptions {
+        listen: SocketAddr::new(bind, port),
+        fingerprint: certificate.fingerprint.clone(),
+        host: options.name.clone(),
+        meeting: Some((code.clone(), options.title.clone())),
+    })
+    .map_err(|e| tracing::warn!(error = %e, "the meeting is not advertised over mDNS"))
+    .ok();
     let info = HostInfo {
-        link: format!("{server}/m/{code}"),
-        local_link: format!("http://localhost:{port}/m/{code}"),
+        local_link: if bind.is_unspecified() || bind.is_loopback() {
+            format!("http://localhost:{port}/m/{code}")
+        } else {
+            link.clone()
+        },
+        link,
+        fingerprint: certificate.fingerprint.clone(),
         server,
         code,
         session: HostSession {
@@ -203,6 +215,7 @@ pub async fn host_start(
     };
     *hosting = Some(Hosting {
         info: info.clone(),
+        _advert: advert,
         stop,
         task,
     });
@@ -225,7 +238,7 @@ pub async fn host_stop(state: State<'_, AppState>) -> Result<(), AppError> {
     };
     let info = &hosting.info;
     let ended = post(
-        &reqwest::Client::new(),
+        &tls::http_client(&Trust::Pinned(info.fingerprint.clone())),
         format!("{}/api/meetings/{}/end", info.server, info.code),
         Some(&info.session.token),
         json!({}),

@@ -5,3 +5,4 @@ pub mod devices;
 pub mod host;
 pub mod media;
 pub mod report;
+pub mod trust;

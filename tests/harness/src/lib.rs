@@ -28,6 +28,17 @@ use std::time::Duration;
 /// A generous limit for anything a test waits on; tests wait for events, never fixed sleeps.
 pub const WAIT: Duration = Duration::from_secs(15);
 
+/// Runs `test` to completion on a two-thread runtime, for tests that start in plain `#[test]`
+/// functions (those that may first re-run themselves in a namespace).
+pub fn block_on<F: std::future::Future>(test: F) -> F::Output {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(test)
+}
+
 /// A port nobody is listening on right now.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")

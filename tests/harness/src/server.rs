@@ -6,6 +6,9 @@ use std::time::Duration;
 
 pub struct Server {
     pub url: String,
+    /// Where it listens, and the settings it runs with.
+    pub addr: std::net::SocketAddr,
+    pub config: Config,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     _data: tempfile::TempDir,
 }
@@ -23,13 +26,16 @@ pub async fn server_with(adjust: impl FnOnce(&mut Config)) -> Server {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .expect("a free port");
-    let url = format!("http://{}", listener.local_addr().expect("its address"));
+    let addr = listener.local_addr().expect("its address");
+    let url = format!("http://{addr}");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(parlor_server::run(config, listener, async {
+    tokio::spawn(parlor_server::run(config.clone(), listener, async {
         let _ = stopped.await;
     }));
     Server {
         url,
+        addr,
+        config,
         stop: Some(stop),
         _data: data,
     }

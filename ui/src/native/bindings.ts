@@ -45,6 +45,15 @@ export const commands = {
 	reportWanted: () => __TAURI_INVOKE<boolean>("report_wanted"),
 	/**  Writes the page's report to the `--report` file. */
 	report: (report: PageReport_Deserialize) => typedError<null, AppError>(__TAURI_INVOKE("report", { report })),
+	/**  Connects to `server` (`https://…`) and reads its certificate, trusting nothing yet. */
+	serverCertificate: (server: string) => typedError<ServerCertificate_Serialize, AppError>(__TAURI_INVOKE("server_certificate", { server })),
+	/**
+	 *  Trusts the certificate with `fingerprint` at `server`, if that is still the one it
+	 *  presents, and remembers it.
+	 */
+	trustServer: (server: string, fingerprint: string) => typedError<null, AppError>(__TAURI_INVOKE("trust_server", { server, fingerprint })),
+	/**  Meetings and servers advertised on the local network (mDNS), listening for about 1.5 s. */
+	nearbyMeetings: () => typedError<NearbyMeeting_Serialize[], AppError>(__TAURI_INVOKE("nearby_meetings")),
 };
 
 /** Events */
@@ -65,6 +74,10 @@ export type AppError =
 { code: "no_call" } | 
 /**  Hosting a meeting on this computer failed. */
 { code: "host"; message: string } | 
+/**  A server could not be reached (or its certificate read). */
+{ code: "unreachable"; message: string } | 
+/**  A server presents another certificate than the one the person was shown. */
+{ code: "certificate_changed"; message: string } | 
 /**  The `--report` file could not be written. */
 { code: "report"; message: string };
 
@@ -110,14 +123,17 @@ export type FrameEndpoint = {
 
 /**  A meeting being hosted here. */
 export type HostInfo = {
-	/**  `http://address:port` of the embedded server. */
+	/**  `https://address:port` of the embedded server. */
 	server: string,
+	/**  SHA-256 of the server's certificate, for those joining to check. */
+	fingerprint: string,
 	code: string,
 	/**  What others open to join. */
 	link: string,
 	/**
 	 *  The same meeting for a browser on this computer: `localhost` is a secure context, so
-	 *  the browser lets the page use the camera over plain HTTP there.
+	 *  the browser lets the page use the camera over plain HTTP there, with no certificate
+	 *  warning. The same as `link` when the server does not listen on loopback.
 	 */
 	localLink: string,
 	session: HostSession,
@@ -204,6 +220,31 @@ export type MediaOptions_Serialize = {
 	fps: number,
 };
 
+/**  A meeting or server found on the network. */
+export type NearbyMeeting = NearbyMeeting_Serialize | NearbyMeeting_Deserialize;
+
+/**  A meeting or server found on the network. */
+export type NearbyMeeting_Deserialize = {
+	name: string,
+	server: string,
+	link: string,
+	fingerprint?: string | null,
+	code?: string | null,
+	title?: string | null,
+	host?: string | null,
+};
+
+/**  A meeting or server found on the network. */
+export type NearbyMeeting_Serialize = {
+	name: string,
+	server: string,
+	link: string,
+	fingerprint: string | null,
+	code: string | null,
+	title: string | null,
+	host: string | null,
+};
+
 export type PageReport = PageReport_Serialize | PageReport_Deserialize;
 
 export type PageReport_Deserialize = {
@@ -238,6 +279,25 @@ export type PageReport_Serialize = {
 	/**  CPU per media stage (native), and time the page spent drawing pictures. */
 	cpu: StageCpu,
 	drawMs: number | null,
+};
+
+/**  What a server presents, beside what was trusted there before. */
+export type ServerCertificate = ServerCertificate_Serialize | ServerCertificate_Deserialize;
+
+/**  What a server presents, beside what was trusted there before. */
+export type ServerCertificate_Deserialize = {
+	/**  SHA-256 of the certificate the server presents now. */
+	fingerprint: string,
+	/**  The fingerprint trusted for this server before, if any. */
+	known?: string | null,
+};
+
+/**  What a server presents, beside what was trusted there before. */
+export type ServerCertificate_Serialize = {
+	/**  SHA-256 of the certificate the server presents now. */
+	fingerprint: string,
+	/**  The fingerprint trusted for this server before, if any. */
+	known: string | null,
 };
 
 /**  CPU time the call's media stages have used, in milliseconds. */

@@ -84,6 +84,9 @@ export function HostingBanner({ code, onStop }: { code: string; onStop: () => vo
     <p className="hosting" role="status">
       You are hosting this meeting. Others join at <a href={info.link} target="_blank" rel="noreferrer"><code>{info.link}</code></a>{" "}
       <button className="link" onClick={() => void navigator.clipboard?.writeText(info.link)}>Copy</button>
+      <span className="fingerprint-note">
+        Certificate fingerprint (SHA-256), for those joining to check: <code data-testid="host-fingerprint">{info.fingerprint}</code>
+      </span>{" "}
       {info.localLink !== info.link && (
         <>
           {" "}(a browser on this computer: <code>{info.localLink}</code>)

@@ -3,6 +3,7 @@ import { Link, useNavigate } from "react-router-dom";
 import { api } from "../api";
 import { isNativeApp, parseMeetingLink, serverOrigin, setServerOrigin } from "../server";
 import { HostCard } from "../native/host";
+import { NearbyCard } from "../native/nearby";
 import { useAction } from "../action";
 import { useSession } from "../session";
 
@@ -62,6 +63,7 @@ export function Home() {
       <p className="lead">{native ? "Video meetings: join one on any Parlor server with its code or link." : "Video meetings in your browser. Join with a code or a link; no install needed."}</p>
       {error && <p role="alert" className="error">{error}</p>}
       {native && <HostCard />}
+      {native && <NearbyCard onServer={(s) => { setServer(s); reload(); }} />}
       {native && (
         <form
           className="card"

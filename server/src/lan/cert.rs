@@ -1,0 +1,122 @@
+//! The LAN server's certificate: self-signed, made once and kept in the data directory (the
+//! key readable by its owner only), so its fingerprint stays the same from one start to the
+//! next and people who trusted it once are not asked again.
+
+use crate::util;
+use parlor_protocol::lan::fingerprint;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use std::io;
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Arc;
+use tokio_rustls::TlsAcceptor;
+
+const CERT_FILE: &str = "lan-certificate.pem";
+const KEY_FILE: &str = "lan-key.pem";
+
+pub struct LanCertificate {
+    pub cert_der: CertificateDer<'static>,
+    key_der: PrivateKeyDer<'static>,
+    /// The certificate in PEM, for clients that pin it.
+    pub cert_pem: String,
+    /// SHA-256, as [`parlor_protocol::lan::fingerprint`] writes it.
+    pub fingerprint: String,
+}
+
+impl LanCertificate {
+    /// The certificate kept in `dir`, or a new one naming this machine, `localhost` and
+    /// `addresses`.
+    pub fn load_or_create(dir: &Path, addresses: &[IpAddr]) -> io::Result<Self> {
+        let (cert_path, key_path) = (dir.join(CERT_FILE), dir.join(KEY_FILE));
+        if cert_path.exists() && key_path.exists() {
+            match Self::load(&cert_path, &key_path) {
+                Ok(c) => return Ok(c),
+                Err(e) => {
+                    tracing::warn!(error = %e, "LAN certificate unreadable; making a new one")
+                }
+            }
+        }
+        let host = util::host_name();
+        let mut names = vec![
+            "localhost".to_owned(),
+            host.clone(),
+            format!("{host}.local"),
+            "127.0.0.1".to_owned(),
+            "::1".to_owned(),
+        ];
+        names.extend(
+            addresses
+                .iter()
+                .filter(|a| !a.is_unspecified())
+                .map(|a| a.to_string()),
+        );
+        names.dedup();
+        let mut params = rcgen::CertificateParams::new(names).map_err(io::Error::other)?;
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, format!("Parlor on {host}"));
+        let key = rcgen::KeyPair::generate().map_err(io::Error::other)?;
+        let cert = params.self_signed(&key).map_err(io::Error::other)?;
+        std::fs::create_dir_all(dir)?;
+        util::write_private(&key_path, key.serialize_pem().as_bytes())?;
+        std::fs::write(&cert_path, cert.pem())?;
+        tracing::info!(path = %cert_path.display(), "made a LAN certificate");
+        Self::load(&cert_path, &key_path)
+    }
+
+    fn load(cert_path: &Path, key_path: &Path) -> io::Result<Self> {
+        let cert_pem = std::fs::read_to_string(cert_path)?;
+        let cert_der = CertificateDer::from_pem_slice(cert_pem.as_bytes())
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+        let key_der = PrivateKeyDer::from_pem_file(key_path)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+        Ok(Self {
+            fingerprint: fingerprint(&cert_der),
+            cert_der,
+            key_der,
+            cert_pem,
+        })
+    }
+
+    /// A TLS acceptor serving this certificate (HTTP/1.1 only: WebSocket upgrades need it).
+    pub fn acceptor(&self) -> io::Result<TlsAcceptor> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(io::Error::other)?
+            .with_no_client_auth()
+            .with_single_cert(vec![self.cert_der.clone()], self.key_der.clone_key())
+            .map_err(io::Error::other)?;
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(TlsAcceptor::from(Arc::new(config)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_certificate_is_made_once_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let first =
+            LanCertificate::load_or_create(dir.path(), &["192.0.2.7".parse().unwrap()]).unwrap();
+        let again = LanCertificate::load_or_create(dir.path(), &[]).unwrap();
+        assert_eq!(first.fingerprint, again.fingerprint);
+        assert!(first.acceptor().is_ok());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join(KEY_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o077, 0, "the key is its owner's alone");
+        }
+        // A damaged pair is replaced rather than served.
+        std::fs::write(dir.path().join(CERT_FILE), "not a certificate").unwrap();
+        let replaced = LanCertificate::load_or_create(dir.path(), &[]).unwrap();
+        assert_ne!(replaced.fingerprint, first.fingerprint);
+    }
+}
