@@ -117,12 +117,12 @@ pub fn client_config(trust: &Trust) -> Arc<ClientConfig> {
 }
 
 /// An HTTP client trusting as `trust` says.
-pub fn http_client(trust: &Trust) -> reqwest::Client {
+pub fn http_client(trust: &Trust) -> Result<reqwest::Client, String> {
     reqwest::Client::builder()
         .use_preconfigured_tls(Arc::unwrap_or_clone(client_config(trust)))
         .timeout(Duration::from_secs(20))
         .build()
-        .unwrap_or_default()
+        .map_err(|e| format!("HTTP client: {e}"))
 }
 
 /// What a server presents: its certificate and the certificate's fingerprint.

@@ -71,11 +71,16 @@ async fn lan_meeting() {
     // refused.
     let pinned = Trust::Pinned(announced.fingerprint.clone());
     let live = format!("{}/health/live", nearby.server);
-    let ok = tls::http_client(&pinned).get(&live).send().await.unwrap();
+    let ok = tls::http_client(&pinned)
+        .unwrap()
+        .get(&live)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ok.status(), 200);
     let other = Trust::Pinned(parlor_protocol::lan::fingerprint(b"another certificate"));
     for trust in [other, Trust::Public] {
-        let refused = tls::http_client(&trust).get(&live).send().await;
+        let refused = tls::http_client(&trust).unwrap().get(&live).send().await;
         assert!(refused.is_err(), "{trust:?} accepted the LAN certificate");
     }
 

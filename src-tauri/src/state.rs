@@ -28,7 +28,7 @@ pub struct Hooks {
     /// A call started (`true`) or ended.
     pub in_call: Box<dyn Fn(bool) + Send + Sync>,
     /// Makes the web view accept a certificate (PEM) from a host; returns once it does.
-    pub allow_certificate: Box<dyn Fn(String, String) + Send + Sync>,
+    pub allow_certificate: Box<dyn Fn(String, String) -> Result<(), String> + Send + Sync>,
 }
 
 impl AppState {

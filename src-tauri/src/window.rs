@@ -72,35 +72,42 @@ pub fn show_in_tray<R: Runtime>(app: &AppHandle<R>, in_call: bool) {
 
 /// Makes the main window's web view accept the certificate `pem` from `host` (WebKitGTK keeps
 /// such exceptions per host for the life of the app), and waits until it has.
-pub fn allow_certificate<R: Runtime>(app: &AppHandle<R>, pem: &str, host: &str) {
-    let Some(window) = app.get_webview_window("main") else {
-        return;
-    };
+pub fn allow_certificate<R: Runtime>(
+    app: &AppHandle<R>,
+    pem: &str,
+    host: &str,
+) -> Result<(), String> {
+    let window = app
+        .get_webview_window("main")
+        .ok_or("the window is not open")?;
     let (pem, host) = (pem.to_owned(), host.to_owned());
-    let (done, allowed) = std::sync::mpsc::channel();
-    let sent = window.with_webview(move |webview| {
-        #[cfg(target_os = "linux")]
-        {
-            use webkit2gtk::{WebContextExt, WebViewExt};
-            match (
-                gio::TlsCertificate::from_pem(&pem),
-                webview.inner().context(),
-            ) {
-                (Ok(certificate), Some(context)) => {
-                    context.allow_tls_certificate_for_host(&certificate, &host)
+    let (done, allowed) = std::sync::mpsc::channel::<Result<(), String>>();
+    window
+        .with_webview(move |webview| {
+            #[cfg(target_os = "linux")]
+            let outcome = {
+                use webkit2gtk::{WebContextExt, WebViewExt};
+                match (
+                    gio::TlsCertificate::from_pem(&pem),
+                    webview.inner().context(),
+                ) {
+                    (Ok(certificate), Some(context)) => {
+                        context.allow_tls_certificate_for_host(&certificate, &host);
+                        Ok(())
+                    }
+                    (Err(e), _) => Err(format!("unreadable certificate: {e}")),
+                    (_, None) => Err("the web view has no context".to_owned()),
                 }
-                (Err(e), _) => tracing::warn!(error = %e, "unreadable certificate"),
-                (_, None) => tracing::warn!("the web view has no context"),
-            }
-        }
-        #[cfg(not(target_os = "linux"))]
-        {
-            let _ = (webview, &pem, &host);
-            tracing::warn!("trusting a server's own certificate is only built for Linux");
-        }
-        let _ = done.send(());
-    });
-    if sent.is_ok() {
-        let _ = allowed.recv_timeout(std::time::Duration::from_secs(5));
-    }
+            };
+            #[cfg(not(target_os = "linux"))]
+            let outcome = {
+                let _ = (webview, &pem, &host);
+                Err("trusting a server's own certificate is only built for Linux".to_owned())
+            };
+            let _ = done.send(outcome);
+        })
+        .map_err(|e| e.to_string())?;
+    allowed
+        .recv_timeout(std::time::Duration::from_secs(5))
+        .map_err(|_| "the web view did not answer".to_owned())?
 }

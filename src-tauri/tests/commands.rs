@@ -277,7 +277,8 @@ async fn hosting_a_meeting_and_stopping_it_ends_it_for_everyone() {
     // Someone joins through the link's server; the host token sees them in the meeting.
     let (_controls, guest) = common::participant_trusting(server, code, "Guest", 60, &fingerprint);
     let http =
-        parlor_media::tls::http_client(&parlor_media::tls::Trust::Pinned(fingerprint.clone()));
+        parlor_media::tls::http_client(&parlor_media::tls::Trust::Pinned(fingerprint.clone()))
+            .unwrap();
     let token = info["session"]["token"].as_str().unwrap().to_owned();
     parlor_testkit::eventually("the guest in the hosted meeting", || {
         let req = http

@@ -22,8 +22,14 @@ pub async fn guest_token(
     name: &str,
     trust: &Trust,
 ) -> Result<TokenResponse, CallError> {
+    if matches!(trust, Trust::Pinned(_)) && !server.starts_with("https://") {
+        return Err(CallError::Signaling(format!(
+            "{server}: a certificate fingerprint is for https:// servers"
+        )));
+    }
     let url = format!("{}/auth/token", server.trim_end_matches('/'));
     let res = tls::http_client(trust)
+        .map_err(CallError::Signaling)?
         .post(&url)
         .json(&GuestTokenRequest {
             display_name: name.to_owned(),

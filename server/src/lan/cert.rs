@@ -59,8 +59,10 @@ impl LanCertificate {
         let key = rcgen::KeyPair::generate().map_err(io::Error::other)?;
         let cert = params.self_signed(&key).map_err(io::Error::other)?;
         std::fs::create_dir_all(dir)?;
+        // The key goes last: a pair is only ever read with the key that made it (a crash in
+        // between leaves a mismatched pair, which `load` finds damaged).
+        util::write_private(&cert_path, cert.pem().as_bytes())?;
         util::write_private(&key_path, key.serialize_pem().as_bytes())?;
-        std::fs::write(&cert_path, cert.pem())?;
         tracing::info!(path = %cert_path.display(), "made a LAN certificate");
         Self::load(&cert_path, &key_path)
     }
@@ -69,14 +71,19 @@ impl LanCertificate {
         let cert_pem = std::fs::read_to_string(cert_path)?;
         let cert_der = CertificateDer::from_pem_slice(cert_pem.as_bytes())
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
-        let key_der = PrivateKeyDer::from_pem_file(key_path)
+        let key_pem = std::fs::read(key_path)?;
+        let key_der = PrivateKeyDer::from_pem_slice(&key_pem)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
-        Ok(Self {
+        let pair = Self {
             fingerprint: fingerprint(&cert_der),
             cert_der,
             key_der,
             cert_pem,
-        })
+        };
+        // The certificate must be the key's.
+        pair.acceptor()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+        Ok(pair)
     }
 
     /// A TLS acceptor serving this certificate (HTTP/1.1 only: WebSocket upgrades need it).
@@ -114,9 +121,15 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o077, 0, "the key is its owner's alone");
         }
-        // A damaged pair is replaced rather than served.
+        // A damaged pair, or a certificate without its own key, is replaced rather than served.
         std::fs::write(dir.path().join(CERT_FILE), "not a certificate").unwrap();
         let replaced = LanCertificate::load_or_create(dir.path(), &[]).unwrap();
         assert_ne!(replaced.fingerprint, first.fingerprint);
+        let other = tempfile::tempdir().unwrap();
+        LanCertificate::load_or_create(other.path(), &[]).unwrap();
+        std::fs::copy(other.path().join(KEY_FILE), dir.path().join(KEY_FILE)).unwrap();
+        let rekeyed = LanCertificate::load_or_create(dir.path(), &[]).unwrap();
+        assert_ne!(rekeyed.fingerprint, replaced.fingerprint);
+        assert!(rekeyed.acceptor().is_ok());
     }
 }

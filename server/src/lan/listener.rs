@@ -23,6 +23,9 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_REDIRECT_HEAD: usize = 8 * 1024;
 /// Connections handshaken and waiting for the HTTP server to take them.
 const READY_QUEUE: usize = 64;
+/// Handshakes in progress at once; more connections wait in the kernel's backlog, so silent
+/// sockets cannot use up this process's descriptors.
+const HANDSHAKES: usize = 256;
 
 /// One accepted connection.
 pub enum Conn {
@@ -88,7 +91,11 @@ async fn accept_loop(
     tls: Option<TlsAcceptor>,
     ready: mpsc::Sender<(Conn, SocketAddr)>,
 ) {
+    let handshakes = std::sync::Arc::new(tokio::sync::Semaphore::new(HANDSHAKES));
     loop {
+        let Ok(permit) = handshakes.clone().acquire_owned().await else {
+            return;
+        };
         let (stream, peer) = match listener.accept().await {
             Ok(c) => c,
             Err(e) => {
@@ -106,6 +113,7 @@ async fn accept_loop(
         };
         let ready = ready.clone();
         tokio::spawn(async move {
+            let _permit = permit;
             match tokio::time::timeout(HANDSHAKE_TIMEOUT, classify(stream, peer, acceptor)).await {
                 Ok(Ok(Some(conn))) => {
                     let _ = ready.send((conn, peer)).await;

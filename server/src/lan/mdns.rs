@@ -66,7 +66,7 @@ impl Advert {
         ]);
         if let Some((code, title)) = &options.meeting {
             props.insert(txt::CODE.to_owned(), code.clone());
-            props.insert(txt::TITLE.to_owned(), title.chars().take(100).collect());
+            props.insert(txt::TITLE.to_owned(), fit(title, 200).to_owned());
         }
         let host_name = format!("{machine}.local.");
         let info = if ip.is_unspecified() {
@@ -94,6 +94,15 @@ impl Advert {
         tracing::info!(%fullname, "advertising over mDNS");
         Ok(Self { daemon, fullname })
     }
+}
+
+/// The longest start of `text` that fits in `bytes` bytes, cut between characters.
+fn fit(text: &str, bytes: usize) -> &str {
+    let mut end = text.len().min(bytes);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 impl Drop for Advert {
@@ -154,8 +163,9 @@ pub fn browse(on: IpAddr, wait: Duration) -> Result<Vec<Nearby>, MdnsError> {
             continue;
         };
         let prop = |k: &str| service.get_property_val_str(k).map(str::to_owned);
-        let scheme = prop(txt::SCHEME).unwrap_or_else(|| "https".to_owned());
-        if scheme != "https" && scheme != "http" {
+        // Only HTTPS: an advert can be forged, and a plain-HTTP server would skip the
+        // fingerprint check.
+        if prop(txt::SCHEME).is_some_and(|s| s != "https") {
             continue;
         }
         let nearby = Nearby {
@@ -164,7 +174,7 @@ pub fn browse(on: IpAddr, wait: Duration) -> Result<Vec<Nearby>, MdnsError> {
                 .strip_suffix(&format!(".{SERVICE_TYPE}"))
                 .unwrap_or(&service.fullname)
                 .replace("\\", ""),
-            server: format!("{scheme}://{}", SocketAddr::new(*address, service.port)),
+            server: format!("https://{}", SocketAddr::new(*address, service.port)),
             fingerprint: prop(txt::FINGERPRINT)
                 .and_then(|f| parlor_protocol::lan::normalize_fingerprint(&f)),
             code: prop(txt::CODE),
@@ -181,4 +191,16 @@ pub fn browse(on: IpAddr, wait: Duration) -> Result<Vec<Nearby>, MdnsError> {
     let _ = daemon.shutdown();
     found.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fit;
+
+    #[test]
+    fn names_are_cut_to_dns_sizes_between_characters() {
+        assert_eq!(fit("Team call", 63), "Team call");
+        assert_eq!(fit("ééé", 5), "éé");
+        assert_eq!(fit(&"ü".repeat(100), 48).len(), 48);
+    }
 }

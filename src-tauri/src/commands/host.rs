@@ -157,9 +157,11 @@ pub async fn host_start(
     });
 
     let server = format!("https://{}", SocketAddr::new(address, port));
-    let http = tls::http_client(&Trust::Pinned(certificate.fingerprint.clone()));
+    let http =
+        tls::http_client(&Trust::Pinned(certificate.fingerprint.clone())).map_err(host_error)?;
     // This app's own page talks to the server over HTTPS like everyone else.
-    crate::commands::trust::allow_in_webview(&state, &certificate.cert_pem, &address.to_string());
+    crate::commands::trust::allow_in_webview(&state, &certificate.cert_pem, &address.to_string())
+        .map_err(host_error)?;
     // The host account's password is made once and kept, owner-only, beside the server's data.
     let password = parlor_server::util::kept_secret(&data_dir.join("host-password"), 32, 48)
         .map_err(host_error)?;
@@ -237,8 +239,9 @@ pub async fn host_stop(state: State<'_, AppState>) -> Result<(), AppError> {
         return Ok(());
     };
     let info = &hosting.info;
+    let http = tls::http_client(&Trust::Pinned(info.fingerprint.clone())).map_err(host_error)?;
     let ended = post(
-        &tls::http_client(&Trust::Pinned(info.fingerprint.clone())),
+        &http,
         format!("{}/api/meetings/{}/end", info.server, info.code),
         Some(&info.session.token),
         json!({}),

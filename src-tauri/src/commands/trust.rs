@@ -53,9 +53,13 @@ fn authority(server: &str) -> Result<(String, String), AppError> {
 }
 
 /// Lets the web view accept `pem` from `host` (nothing to do outside the real app).
-pub fn allow_in_webview(state: &AppState, pem: &str, host: &str) {
-    if let Some(hooks) = state.hooks.get() {
-        (hooks.allow_certificate)(pem.to_owned(), host.to_owned());
+pub fn allow_in_webview(state: &AppState, pem: &str, host: &str) -> Result<(), String> {
+    match state.hooks.get() {
+        // The web view's own thread does it; this one waits without holding up others.
+        Some(hooks) => tokio::task::block_in_place(|| {
+            (hooks.allow_certificate)(pem.to_owned(), host.to_owned())
+        }),
+        None => Ok(()),
     }
 }
 
@@ -102,8 +106,7 @@ pub async fn trust_server(
     known
         .save(&state.data_dir)
         .map_err(|e| AppError::InvalidInput(format!("remembering the server: {e}")))?;
-    allow_in_webview(&state, &presented.pem(), &host);
-    Ok(())
+    allow_in_webview(&state, &presented.pem(), &host).map_err(AppError::Unreachable)
 }
 
 /// A meeting or server found on the network.

@@ -4,7 +4,8 @@
 // exactly that certificate there. A server presenting a different one later is asked about
 // again, with a warning.
 
-import { useEffect, useState, type ReactNode } from "react";
+import { useCallback, useEffect, useState, type ReactNode } from "react";
+import { useNavigate } from "react-router-dom";
 import { isNativeApp, onServerChange, serverOrigin, setServerOrigin, DEFAULT_SERVER } from "../server";
 import { commands, type ServerCertificate } from "./bindings";
 
@@ -38,14 +39,15 @@ export function decideTrust(
 
 async function check(origin: string): Promise<TrustState> {
   if (!origin.startsWith("https:")) return { kind: "ready" };
+  // Any answer at all means the web view accepted the connection (its certificate included).
   const reachable = await fetch(`${origin}/health/live`, { cache: "no-store" }).then(
-    (r) => r.ok || r.status < 500,
+    () => true,
     () => false,
   );
   if (reachable) return { kind: "ready" };
   const r = await commands.serverCertificate(origin);
   const advertised = sessionStorage.getItem(ADVERTISED + origin);
-  if (r.status === "error") return { kind: "unreachable", message: r.error.code === "no_call" ? "" : r.error.message };
+  if (r.status === "error") return { kind: "unreachable", message: "message" in r.error ? r.error.message : r.error.code };
   const decision = decideTrust(false, r.data, advertised);
   if (decision === "trust-known") {
     const t = await commands.trustServer(origin, r.data.fingerprint);
@@ -57,21 +59,45 @@ async function check(origin: string): Promise<TrustState> {
 /** Shows its children once the chosen server can be talked to, asking about its certificate first if need be. */
 export function TrustGate({ children }: { children: ReactNode }) {
   const native = isNativeApp();
+  const navigate = useNavigate();
   const [origin, setOrigin] = useState(serverOrigin);
   const [state, setState] = useState<TrustState>({ kind: native ? "checking" : "ready" });
   const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [attempt, setAttempt] = useState(0);
   useEffect(() => onServerChange(() => setOrigin(serverOrigin())), []);
   useEffect(() => {
     if (!native) return;
     let live = true;
     setState({ kind: "checking" });
-    void check(origin).then((s) => live && setState(s));
+    setError(null);
+    check(origin)
+      .catch((e: unknown) => ({ kind: "unreachable", message: String(e) }) as TrustState)
+      .then((s) => live && setState(s));
     return () => {
       live = false;
     };
-  }, [native, origin]);
+  }, [native, origin, attempt]);
+  const retry = useCallback(() => setAttempt((n) => n + 1), []);
+  const cancel = useCallback(() => {
+    setServerOrigin(DEFAULT_SERVER);
+    setOrigin(serverOrigin());
+    navigate("/", { replace: true });
+  }, [navigate]);
 
-  if (state.kind === "ready" || state.kind === "unreachable") return <>{children}</>;
+  if (state.kind === "ready") return <>{children}</>;
+  if (state.kind === "unreachable") {
+    // The app stays usable (another server can be chosen); the problem is said at the top.
+    return (
+      <>
+        <p role="alert" className="error server-unreachable">
+          Cannot reach <code>{origin}</code>: {state.message}{" "}
+          <button className="link" onClick={retry}>Try again</button>
+        </p>
+        {children}
+      </>
+    );
+  }
   if (state.kind === "checking") {
     return (
       <main className="page narrow">
@@ -79,15 +105,18 @@ export function TrustGate({ children }: { children: ReactNode }) {
       </main>
     );
   }
+  const asked = origin;
   const trust = async () => {
-    const r = await commands.trustServer(origin, state.fingerprint);
+    setBusy(true);
+    const r = await commands.trustServer(asked, state.fingerprint).catch((e: unknown) => ({
+      status: "error" as const,
+      error: { code: "unreachable" as const, message: String(e) },
+    }));
+    setBusy(false);
+    // The person may have chosen another server meanwhile; that one is checked on its own.
+    if (serverOrigin() !== asked) return;
     if (r.status === "ok") setState({ kind: "ready" });
     else setError("message" in r.error ? r.error.message : r.error.code);
-  };
-  const cancel = () => {
-    setServerOrigin(DEFAULT_SERVER);
-    history.replaceState(null, "", "/");
-    setOrigin(serverOrigin());
   };
   const changed = state.known !== null && state.known !== state.fingerprint;
   return (
@@ -113,7 +142,7 @@ export function TrustGate({ children }: { children: ReactNode }) {
         )}
         <p>Ask the host for the fingerprint they see, and continue only if the two are the same.</p>
         {error && <p role="alert" className="error">{error}</p>}
-        <button onClick={() => void trust()}>They match: trust and continue</button>{" "}
+        <button disabled={busy} onClick={() => void trust()}>They match: trust and continue</button>{" "}
         <button className="secondary" onClick={cancel}>Cancel</button>
       </section>
     </main>
