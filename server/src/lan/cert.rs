@@ -17,7 +17,8 @@ const KEY_FILE: &str = "lan-key.pem";
 
 pub struct LanCertificate {
     pub cert_der: CertificateDer<'static>,
-    key_der: PrivateKeyDer<'static>,
+    /// Built once, when the pair is read (which also proves the certificate is the key's).
+    acceptor: TlsAcceptor,
     /// The certificate in PEM, for clients that pin it.
     pub cert_pem: String,
     /// SHA-256, as [`parlor_protocol::lan::fingerprint`] writes it.
@@ -74,30 +75,34 @@ impl LanCertificate {
         let key_pem = std::fs::read(key_path)?;
         let key_der = PrivateKeyDer::from_pem_slice(&key_pem)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
-        let pair = Self {
+        // A certificate that is not the key's is damaged, like an unreadable one.
+        let acceptor = tls_acceptor(cert_der.clone(), key_der)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+        Ok(Self {
             fingerprint: fingerprint(&cert_der),
             cert_der,
-            key_der,
+            acceptor,
             cert_pem,
-        };
-        // The certificate must be the key's.
-        pair.acceptor()
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
-        Ok(pair)
+        })
     }
 
     /// A TLS acceptor serving this certificate (HTTP/1.1 only: WebSocket upgrades need it).
     pub fn acceptor(&self) -> io::Result<TlsAcceptor> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(io::Error::other)?
-            .with_no_client_auth()
-            .with_single_cert(vec![self.cert_der.clone()], self.key_der.clone_key())
-            .map_err(io::Error::other)?;
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        Ok(TlsAcceptor::from(Arc::new(config)))
+        Ok(self.acceptor.clone())
     }
+}
+
+fn tls_acceptor(
+    cert: CertificateDer<'static>,
+    key: PrivateKeyDer<'static>,
+) -> Result<TlsAcceptor, rustls::Error> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
 #[cfg(test)]
