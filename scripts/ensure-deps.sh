@@ -13,8 +13,8 @@ if [[ "${1:-}" == "test" ]]; then
   # The browser test drives Debian's Chromium (with a font, so pages render text), in a
   # network namespace of its own when it may (unshare from util-linux, ip from iproute2).
   packages+=(postgresql redis-server chromium fonts-dejavu-core iproute2 util-linux)
-  # The desktop app's window test: a virtual display, and xwd for screenshots.
-  packages+=(xvfb x11-apps)
+  # The desktop app's window test: a virtual display, xwd for screenshots, a session bus.
+  packages+=(xvfb x11-apps dbus)
 fi
 
 missing=()

@@ -1,8 +1,7 @@
 //! The desktop app's cost in a 4-person call: the release app on a virtual display with its
-//! synthetic camera (640x360, 30 fps) and tone, and three participants (the `parlor-client`
-//! engine, in this process) sending 640x360 at 30 fps each. Measured over a steady window:
-//! CPU of the app process and of its web view's processes (in % of one core), their memory,
-//! and the CPU spent in capture, encoding and decoding (per thread, by the engine) and in
+//! synthetic camera (640x360, 30 fps) and tone, and three `parlor-client` processes sending
+//! 640x360 at 30 fps each. Measured over a steady window: CPU of the app process and of its web
+//! view's processes (in % of one core), their memory, and the CPU spent in capture, encoding and decoding (per thread, by the engine) and in
 //! drawing (the page's own count, and the web process as a whole).
 //!
 //! `make bench` runs it; it needs Xvfb (scripts/ensure-deps.sh test).
@@ -88,7 +87,7 @@ fn sample(app: u32) -> ((f64, u64), (f64, u64)) {
 }
 
 fn ms(report: &Value, key: &str) -> f64 {
-    report["cpu"][key].as_f64().unwrap_or(0.0)
+    report["call"]["cpu"][key].as_f64().unwrap_or(0.0)
 }
 
 fn main() {
@@ -127,14 +126,14 @@ async fn bench() {
     let pid = app.0.id();
     let others: Vec<_> = ["Ana", "Ben", "Cleo"]
         .iter()
-        .map(|n| common::participant_sized(&s.url, &room, n, 90, (640, 360, 30)))
+        .map(|n| common::Client::join(&s.url, &room, n, None, (640, 360, 30), dir.path()))
         .collect();
 
     // Steady state: all three remote pictures are being drawn.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let drawing = read_report(&report_path).is_some_and(|r| {
-            r["drawn"].as_object().is_some_and(|d| {
+            r["call"]["drawn"].as_object().is_some_and(|d| {
                 d.iter()
                     .filter(|(id, c)| *id != "local" && c["drawn"].as_u64().unwrap_or(0) >= 60)
                     .count()
@@ -160,11 +159,12 @@ async fn bench() {
     let (app_cpu, web_cpu) = (a1.0 - a0.0, h1.0 - h0.0);
     let stage = |k: &str| (ms(&r1, k) - ms(&r0, k)) / 1000.0;
     let (capture, encode, decode) = (stage("captureMs"), stage("encodeMs"), stage("decodeMs"));
-    let draw =
-        (r1["drawMs"].as_f64().unwrap_or(0.0) - r0["drawMs"].as_f64().unwrap_or(0.0)) / 1000.0;
+    let draw = (r1["call"]["drawMs"].as_f64().unwrap_or(0.0)
+        - r0["call"]["drawMs"].as_f64().unwrap_or(0.0))
+        / 1000.0;
     let total = app_cpu + web_cpu;
     let frames = |r: &Value| -> u64 {
-        r["drawn"]
+        r["call"]["drawn"]
             .as_object()
             .map(|d| d.values().map(|c| c["drawn"].as_u64().unwrap_or(0)).sum())
             .unwrap_or(0)
@@ -211,11 +211,8 @@ async fn bench() {
         "  pictures drawn   {:.1} per second (self view and 3 others)",
         (frames(&r1) - frames(&r0)) as f64 / secs
     );
-    for (controls, _) in &others {
-        let _ = controls.send(parlor_media::call::Control::Leave);
-    }
-    for (_, running) in others {
-        let _ = running.await;
+    for other in others {
+        other.leave().await;
     }
     drop(app);
     drop(display);

@@ -24,6 +24,7 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
             media::media_publish_answer,
             media::media_subscribe_offer,
             media::media_set,
+            media::media_use_device,
             media::media_stats,
             media::media_stop,
             media::media_levels,

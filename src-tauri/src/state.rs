@@ -4,11 +4,15 @@ use crate::frames::{FrameEndpoint, Frames};
 use parlor_media::call::MediaSession;
 use parlor_media::playback::Playback;
 
+/// The call's playback, shared with the task that feeds it remote audio (a speaker chosen
+/// during the call replaces it).
+pub type PlaybackSlot = std::sync::Arc<std::sync::Mutex<Option<std::sync::Arc<Playback>>>>;
+
 pub struct AppState {
     /// The call's media, while the page is in a meeting.
     pub media: tokio::sync::Mutex<Option<MediaSession>>,
     /// Where the call's remote audio plays, while there is a call.
-    pub playback: std::sync::Mutex<Option<std::sync::Arc<Playback>>>,
+    pub playback: PlaybackSlot,
     pub frames: Frames,
     pub frame_endpoint: FrameEndpoint,
     /// `--report FILE`.
@@ -40,7 +44,7 @@ impl AppState {
     ) -> Self {
         Self {
             media: tokio::sync::Mutex::default(),
-            playback: std::sync::Mutex::default(),
+            playback: PlaybackSlot::default(),
             frames,
             frame_endpoint,
             report_path,

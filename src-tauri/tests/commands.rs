@@ -169,9 +169,9 @@ async fn a_call_through_the_commands_draws_the_remote_picture() {
     let forged = url.split("token=").next().unwrap().to_owned() + "token=forged";
     assert!(tokio_tungstenite::connect_async(&forged).await.is_err());
     let (mut frames, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-    let (mut remote, mut local) = (Vec::new(), 0);
+    let (mut remote, mut local) = (Vec::new(), Vec::new());
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while remote.len() < 10 {
+    while remote.len() < 10 || local.is_empty() {
         let msg = tokio::time::timeout_at(deadline, frames.next())
             .await
             .expect("pictures from the frame server")
@@ -179,16 +179,66 @@ async fn a_call_through_the_commands_draws_the_remote_picture() {
             .unwrap();
         let data = msg.into_data();
         let (track, picture) = decode(&data);
+        let stamp = parlor_media::stamp::read(&picture).expect("the sender's stamp survives");
         if track == call::LOCAL_TRACK {
-            local += 1;
+            local.push(stamp.frame_number);
             continue;
         }
         assert_eq!((picture.width, picture.height), (320, 180));
-        let stamp = parlor_media::stamp::read(&picture).expect("the sender's stamp survives");
         remote.push(stamp.frame_number);
     }
-    assert!(local > 0, "the self view comes through too");
     assert!(remote.windows(2).all(|w| w[0] < w[1]), "{remote:?}");
+
+    // Another camera during the call: one that cannot be opened is reported and changes
+    // nothing; a test pattern opened afresh takes over (its stamps count from the start).
+    let missing = invoke(
+        &webview,
+        "media_use_device",
+        json!({"kind": "camera", "id": "/dev/video-absent"}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(missing["code"], "devices", "{missing}");
+    invoke(
+        &webview,
+        "media_use_device",
+        json!({"kind": "camera", "id": "synthetic"}),
+    )
+    .await
+    .unwrap();
+    let before = *local.last().unwrap();
+    let restarted = loop {
+        let msg = tokio::time::timeout_at(deadline + Duration::from_secs(10), frames.next())
+            .await
+            .expect("the new camera's pictures")
+            .unwrap()
+            .unwrap();
+        let (track, picture) = decode(&msg.into_data());
+        if track == call::LOCAL_TRACK {
+            let n = parlor_media::stamp::read(&picture).unwrap().frame_number;
+            if n < before {
+                break n;
+            }
+        }
+    };
+    eprintln!("self view: frame {before} from the first camera, then {restarted} from the second");
+    // Speaker and microphone too: the null sink, and the tone opened afresh.
+    for (kind, id) in [("speaker", "null"), ("microphone", "synthetic")] {
+        invoke(
+            &webview,
+            "media_use_device",
+            json!({"kind": kind, "id": id}),
+        )
+        .await
+        .unwrap();
+    }
+    let bad_kind = invoke(
+        &webview,
+        "media_use_device",
+        json!({"kind": "printer", "id": "synthetic"}),
+    )
+    .await;
+    assert!(bad_kind.is_err(), "{bad_kind:?}");
 
     let stats = invoke(&webview, "media_stats", json!({})).await.unwrap();
     let video = stats
@@ -201,10 +251,13 @@ async fn a_call_through_the_commands_draws_the_remote_picture() {
     assert_eq!(video["framesCorrupt"], 0, "{video}");
 
     // The microphone (a tone) shows on the meter; the other side's audio is being played.
+    // The speaker chosen last plays: give it half a second of the other side's audio.
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let levels = invoke(&webview, "media_levels", json!({})).await.unwrap();
     let input = levels["input"].as_f64().unwrap();
     assert!((0.05..0.5).contains(&input), "{levels}");
     assert!(levels["framesPlayed"].as_u64().unwrap() > 10, "{levels}");
+    assert_eq!(levels["output"], "null", "{levels}");
     assert_eq!(levels["tracks"], 1, "{levels}");
     eprintln!("levels: {levels}");
 

@@ -1,31 +1,51 @@
-//! The real app in a real window, on a virtual display (Xvfb): started straight into a
-//! meeting on a separate `parlor-server` with its synthetic camera and microphone, while a
-//! second participant (the engine `parlor-client` runs, as a library) sends its moving test
-//! pattern. The participant decodes the app's video with no corrupt frame, and the app's
-//! window shows the participant's picture: two screenshots a second apart differ inside the
-//! remote tile, and the tile is not blank. Screenshots are kept in
-//! `$CARGO_TARGET_TMPDIR/app-window/`.
+//! The real app in a real window, on a virtual display (Xvfb), acted on as a person would
+//! (the X protocol: moving the window, its close button, mouse clicks) with the app's
+//! `--report` saying what the page shows:
+//!
+//! - started straight into a meeting on a separate `parlor-server` hosting for a LAN, it asks
+//!   whether to trust the server's certificate, showing its fingerprint, and goes on when
+//!   that is clicked; a `parlor-client` joins; the client decodes the app's video with no
+//!   corrupt frame, and two screenshots a second apart differ inside the client's tile, which
+//!   is not blank; during the call the app's tray icon docks in the system tray; closing the
+//!   window asks first, and "Leave and quit" quits;
+//! - hosting on the LAN: the meeting is found over mDNS, a `parlor-client` joins through the
+//!   advertised address and a browser tab by the link, and the same checks hold;
+//! - moved and resized, then closed and started again, the window comes back where it was.
+//!
+//! Screenshots are kept in `$CARGO_TARGET_TMPDIR/app-window/` and `app-host/`.
 
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 mod common;
 
-use common::display::{changed, read_report, screenshot, spread, Display, Running};
-use parlor_media::call;
+use common::display::{changed, read_report, screenshot, spread, Display, Running, SessionBus};
+use common::x11::{Desk, Place};
+use common::Client;
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+/// What the other participant sends: width, height, frames per second.
+const SMALL: (usize, usize, u32) = (320, 180, 15);
+
 /// The app on its own display, in a home of its own so nothing from an earlier run (or the
 /// person's own settings) is found.
-fn start_app(display: &Display, home: &Path, artifacts: &Path, args: &[&str]) -> Running {
+fn start_app(
+    display: &Display,
+    bus: &SessionBus,
+    home: &Path,
+    artifacts: &Path,
+    args: &[&str],
+) -> Running {
     Running(
         Command::new(env!("CARGO_BIN_EXE_parlor-app"))
             .args(args)
             .arg("--report")
             .arg(artifacts.join("report.json"))
             .env("DISPLAY", display.name())
+            .env("DBUS_SESSION_BUS_ADDRESS", bus.address())
+            .env("NO_AT_BRIDGE", "1")
             .env("HOME", home)
             .env("XDG_CONFIG_HOME", home.join("config"))
             .env("XDG_DATA_HOME", home.join("data"))
@@ -69,6 +89,50 @@ async fn report_when(
     }
 }
 
+/// Waits up to `wait` for the app to quit by itself; true when it quit cleanly.
+async fn quits(app: &mut Running, wait: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + wait;
+    while tokio::time::Instant::now() < deadline {
+        if let Some(status) = app.0.try_wait().unwrap() {
+            return status.success();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+/// The dialog the page shows, once its title contains `title`.
+async fn dialog(app: &mut Running, artifacts: &Path, title: &str) -> Value {
+    let page = report_when(app, &artifacts.join("report.json"), title, |r| {
+        r["dialog"]["title"]
+            .as_str()
+            .is_some_and(|t| t.contains(title))
+    })
+    .await;
+    page["dialog"].clone()
+}
+
+/// Clicks the button labelled `label` in the page's dialog, as a person would with the mouse.
+async fn press(desk: &Desk, app: &mut Running, artifacts: &Path, label: &str) {
+    let page = report_when(app, &artifacts.join("report.json"), label, |r| {
+        r["dialog"]["buttons"].as_array().is_some_and(|b| {
+            b.iter()
+                .any(|b| b["label"] == label && b["enabled"] == true)
+        })
+    })
+    .await;
+    let button = page["dialog"]["buttons"]
+        .as_array()
+        .and_then(|b| b.iter().find(|b| b["label"] == label).cloned())
+        .unwrap();
+    let scale = page["scale"].as_f64().unwrap_or(1.0);
+    let at = |origin: &str, start: &str, size: &str| {
+        let middle = button[start].as_f64().unwrap() + button[size].as_f64().unwrap() / 2.0;
+        (page[origin].as_f64().unwrap() + middle * scale).round() as i32
+    };
+    desk.click(at("pageX", "x", "width"), at("pageY", "y", "height"));
+}
+
 /// Waits until the window has drawn a good run of the other side's pictures, then checks in
 /// two screenshots a second apart that the remote tile moves and is not blank. The other side
 /// then leaves and must have decoded the app's camera cleanly.
@@ -76,22 +140,22 @@ async fn the_other_side_shows(
     app: &mut Running,
     display: &Display,
     artifacts: &Path,
-    controls: tokio::sync::mpsc::UnboundedSender<call::Control>,
-    other: tokio::task::JoinHandle<Result<call::stats::CallReport, call::CallError>>,
+    other: Client,
 ) {
     let report_path = artifacts.join("report.json");
     let page = report_when(app, &report_path, "the other side drawn", |r| {
-        let tile = r["tiles"]
+        let tile = r["call"]["tiles"]
             .as_array()
             .is_some_and(|t| t.iter().any(|t| t["isSelf"] == false));
-        let drawn = r["drawn"].as_object().is_some_and(|d| {
+        let drawn = r["call"]["drawn"].as_object().is_some_and(|d| {
             d.iter()
                 .any(|(id, c)| id != "local" && c["drawn"].as_u64().unwrap_or(0) >= 30)
         });
         tile && drawn
     })
     .await;
-    let remote_tile = page["tiles"]
+    let call = &page["call"];
+    let remote_tile = call["tiles"]
         .as_array()
         .and_then(|t| t.iter().find(|t| t["isSelf"] == false).cloned())
         .unwrap();
@@ -131,28 +195,22 @@ async fn the_other_side_shows(
     assert!(moved > 0.01, "the remote picture moves: {moved}");
 
     // The other side decoded the app's camera cleanly.
-    let _ = controls.send(call::Control::Leave);
-    let report = other.await.unwrap().unwrap();
-    let video = report
-        .remote
-        .iter()
-        .find(|t| t.kind == "video")
-        .expect("video from the app");
-    assert!(video.frames_decoded >= 30, "{video:?}");
-    assert_eq!(video.frames_corrupt, 0, "{video:?}");
-    assert_eq!(video.frames_missing, 0, "{video:?}");
-    let stats = &page["stats"];
+    let report = other.leave().await;
+    let video = report["remote"]
+        .as_array()
+        .and_then(|r| r.iter().find(|t| t["kind"] == "video").cloned())
+        .unwrap_or_else(|| panic!("video from the app: {report}"));
+    assert!(video["framesDecoded"].as_u64().unwrap() >= 30, "{video}");
+    assert_eq!(video["framesCorrupt"], 0, "{video}");
+    assert_eq!(video["framesMissing"], 0, "{video}");
     eprintln!(
-        "the app drew {} of the other side's pictures ({}); the other side decoded {} of the app's, {} corrupt",
-        page["drawn"],
-        stats,
-        video.frames_decoded,
-        video.frames_corrupt
+        "the app drew {} of the other side's pictures ({}); parlor-client decoded {} of the app's, {} corrupt",
+        call["drawn"], call["stats"], video["framesDecoded"], video["framesCorrupt"]
     );
 }
 
-/// The separate server hosts for a LAN (HTTPS with its own certificate), which the person
-/// trusted on an earlier visit: the app accepts that certificate again without asking.
+/// The separate server hosts for a LAN (HTTPS with its own certificate), which the person has
+/// not met before: the app shows its fingerprint and asks, and goes on once trusted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_app_joins_a_meeting_and_shows_the_other_side() {
     let artifacts = fresh("app-window");
@@ -170,16 +228,14 @@ async fn the_app_joins_a_meeting_and_shows_the_other_side() {
         .unwrap()
         .fingerprint;
     let data = home.path().join("app-data");
-    std::fs::create_dir_all(&data).unwrap();
-    std::fs::write(
-        data.join("known-servers.json"),
-        serde_json::json!({ s.addr.to_string(): fingerprint }).to_string(),
-    )
-    .unwrap();
     let display = Display::start();
+    let bus = SessionBus::start();
+    // This display's system tray, where the app's icon docks during calls.
+    let mut tray = Desk::open(&display.name()).tray();
     let link = format!("{server}/m/{room}");
     let mut app = start_app(
         &display,
+        &bus,
         home.path(),
         &artifacts,
         &[
@@ -191,18 +247,74 @@ async fn the_app_joins_a_meeting_and_shows_the_other_side() {
             data.to_str().unwrap(),
         ],
     );
+    let desk = Desk::open(&display.name());
+
+    // Trust on first use: the fingerprint is shown, and clicking on goes on to the meeting.
+    let asked = dialog(&mut app, &artifacts, "Check this server").await;
+    assert!(
+        asked["text"].as_str().unwrap().contains(&fingerprint),
+        "the fingerprint is shown: {asked}"
+    );
+    assert!(
+        !tray.icon_shown(false, Duration::from_secs(2)),
+        "no tray icon before a call"
+    );
+    press(
+        &desk,
+        &mut app,
+        &artifacts,
+        "They match: trust and continue",
+    )
+    .await;
+    report_when(&mut app, &artifacts.join("report.json"), "the call", |r| {
+        r["call"].is_object()
+    })
+    .await;
+    let known = std::fs::read_to_string(data.join("known-servers.json")).unwrap();
+    assert!(known.contains(&fingerprint), "remembered: {known}");
+
     // The other participant: a stamped, moving test pattern and a tone.
-    let (controls, other) =
-        common::participant_trusting(&server, &room, "Native", 20, &fingerprint);
-    the_other_side_shows(&mut app, &display, &artifacts, controls, other).await;
+    let other = Client::join(
+        &server,
+        &room,
+        "Native",
+        Some(&fingerprint),
+        SMALL,
+        &artifacts,
+    );
+    the_other_side_shows(&mut app, &display, &artifacts, other).await;
+    assert!(
+        tray.icon_shown(true, Duration::from_secs(5)),
+        "the tray icon during the call: {:?}",
+        tray.docked
+    );
+    eprintln!("tray icons docked during the call: {:?}", tray.docked);
+
+    // Closing the window during the call asks first; staying keeps the call, leaving quits.
+    let window = desk.window("Parlor", Duration::from_secs(5));
+    desk.close(window);
+    let asked = dialog(&mut app, &artifacts, "Leave the call?").await;
+    eprintln!("closing during the call asked: {}", asked["text"]);
+    press(&desk, &mut app, &artifacts, "Stay in the call").await;
+    report_when(&mut app, &artifacts.join("report.json"), "stayed", |r| {
+        r["dialog"].is_null() && r["call"].is_object()
+    })
+    .await;
+    desk.close(window);
+    dialog(&mut app, &artifacts, "Leave the call?").await;
+    press(&desk, &mut app, &artifacts, "Leave and quit").await;
+    assert!(
+        quits(&mut app, Duration::from_secs(15)).await,
+        "the app quits cleanly after leaving"
+    );
 }
 
 /// The app hosts for the LAN: its embedded server starts with a meeting and advertises it over
-/// mDNS; a participant finds it by browsing and joins through the advertised address, trusting
-/// the advertised fingerprint once it matches the presented certificate, and a browser tab
-/// (Chromium) opens the link, clicking through the self-signed certificate as a person would.
-/// Runs only in a network namespace of its own that looks like a machine on a LAN (mDNS
-/// multicasts; nothing may reach a real network).
+/// mDNS; a `parlor-client` finds it by browsing and joins through the advertised address,
+/// trusting the advertised fingerprint once it matches the presented certificate, and a
+/// browser tab (Chromium) opens the link, clicking through the self-signed certificate as a
+/// person would. Runs only in a network namespace of its own that looks like a machine on a
+/// LAN (mDNS multicasts; nothing may reach a real network).
 #[test]
 fn the_app_hosts_a_meeting_and_shows_who_joins() {
     parlor_testkit::netns::run_on_lan("the_app_hosts_a_meeting_and_shows_who_joins", hosting);
@@ -212,8 +324,10 @@ async fn hosting() {
     let artifacts = fresh("app-host");
     let home = tempfile::tempdir().unwrap();
     let display = Display::start();
+    let bus = SessionBus::start();
     let mut app = start_app(
         &display,
+        &bus,
         home.path(),
         &artifacts,
         &["--host", "Desk meeting", "--name", "Desk"],
@@ -254,8 +368,14 @@ async fn hosting() {
         presented.fingerprint, fingerprint,
         "the advert names the served certificate"
     );
-    let (controls, other) =
-        common::participant_trusting(&nearby.server, code, "Native", 40, &fingerprint);
+    let other = Client::join(
+        &nearby.server,
+        code,
+        "Native",
+        Some(&fingerprint),
+        SMALL,
+        &artifacts,
+    );
 
     // A browser tab joins by the link the app shows, served by the app's own server, and
     // decodes both the app's and the participant's video.
@@ -287,5 +407,47 @@ async fn hosting() {
         "browser tab decoded: {}",
         String::from_utf8_lossy(&tab.stdout).trim()
     );
-    the_other_side_shows(&mut app, &display, &artifacts, controls, other).await;
+    the_other_side_shows(&mut app, &display, &artifacts, other).await;
+}
+
+/// Moved and resized, closed (not in a call, so without asking) and started again, the window
+/// comes back where it was and as big as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_window_comes_back_where_it_was() {
+    let artifacts = fresh("app-place");
+    let home = tempfile::tempdir().unwrap();
+    let display = Display::start();
+    let bus = SessionBus::start();
+    let desk = Desk::open(&display.name());
+    let report = artifacts.join("report.json");
+    let mut app = start_app(&display, &bus, home.path(), &artifacts, &[]);
+    report_when(&mut app, &report, "the home page", |r| r["path"] == "/").await;
+    let window = desk.window("Parlor", Duration::from_secs(10));
+    let first = desk.place(window);
+    let moved = Place {
+        x: 70,
+        y: 30,
+        width: 900,
+        height: 640,
+    };
+    assert_ne!(first, moved);
+    desk.put(window, moved);
+    report_when(&mut app, &report, "the window moved", |r| {
+        r["pageX"].as_f64() == Some(70.0) && r["pageY"].as_f64() == Some(30.0)
+    })
+    .await;
+    assert_eq!(desk.place(window), moved);
+    desk.close(window);
+    assert!(
+        quits(&mut app, Duration::from_secs(15)).await,
+        "closing outside a call quits at once"
+    );
+
+    let _ = std::fs::remove_file(&report);
+    let mut again = start_app(&display, &bus, home.path(), &artifacts, &[]);
+    report_when(&mut again, &report, "the home page", |r| r["path"] == "/").await;
+    let window = desk.window("Parlor", Duration::from_secs(10));
+    let back = desk.place(window);
+    eprintln!("first opened at {first:?}; put at {moved:?}; opened again at {back:?}");
+    assert_eq!(back, moved, "the window comes back where it was");
 }

@@ -8,6 +8,7 @@ export type LocalProblem =
   | "no_device"
   | "device_busy"
   | "media_failed"
+  | "device_failed"
   | "synthetic_devices";
 
 /**
@@ -50,6 +51,7 @@ const LOCAL: Record<LocalProblem, string> = {
   no_device: "No camera or microphone was found.",
   device_busy: "The camera or microphone is in use by another application.",
   media_failed: "Audio and video could not be connected to the meeting.",
+  device_failed: "That device could not be opened, so the call goes on with the one before.",
   synthetic_devices: "No camera or microphone was found, so a test pattern and a tone are sent instead.",
 };
 

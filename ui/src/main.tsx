@@ -6,13 +6,16 @@ import { Home } from "./pages/Home";
 import { AuthPage } from "./pages/AuthPage";
 import { Dashboard } from "./pages/Dashboard";
 import { MeetingPage } from "./pages/MeetingPage";
-import { applyLaunch } from "./server";
+import { applyLaunch, isNativeApp } from "./server";
+import { startReporting } from "./native/report";
 import { TrustGate } from "./native/trust";
 import "./styles.css";
 
 // The desktop app may have been started straight into a meeting.
 const start = applyLaunch();
 if (start) history.replaceState(null, "", start);
+// `parlor-app --report FILE`: what the window shows, once a second.
+if (isNativeApp()) void startReporting();
 
 function App() {
   return (

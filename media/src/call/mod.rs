@@ -38,6 +38,8 @@ pub enum CallError {
     Codec(#[from] CodecError),
     #[error(transparent)]
     Capture(#[from] CaptureError),
+    #[error("this call sends no {0}")]
+    NotSending(&'static str),
 }
 
 /// Where a track's media comes from.
@@ -140,6 +142,9 @@ pub(crate) struct Shared {
     pub local: Mutex<HashMap<&'static str, LocalTrackStats>>,
     pub mic_on: AtomicBool,
     pub camera_on: AtomicBool,
+    /// A camera or microphone chosen during the call, for its capture thread to take up.
+    pub next_camera: Mutex<Option<Box<dyn crate::capture::VideoSource>>>,
+    pub next_mic: Mutex<Option<Box<dyn crate::capture::AudioSource>>>,
     /// The microphone's loudness over its last 20 ms (RMS, 0 to 1, as `f32` bits), muted or
     /// not, for a level meter.
     pub mic_level: std::sync::atomic::AtomicU32,

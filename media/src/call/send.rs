@@ -130,52 +130,58 @@ pub struct Capture {
     frame: Duration,
 }
 
+/// Opens a camera (or the test pattern) for pictures of `config`'s size and rate.
+pub fn open_camera(
+    source: &Source,
+    config: &MediaConfig,
+) -> Result<Box<dyn VideoSource>, CallError> {
+    Ok(match source {
+        Source::Synthetic => Box::new(TestPattern::new(config.width, config.height, config.fps)),
+        #[cfg(feature = "camera")]
+        Source::Device(id) => Box::new(crate::capture::camera::Camera::open(
+            id,
+            config.width as u32,
+            config.height as u32,
+            config.fps,
+        )?),
+        #[cfg(not(feature = "camera"))]
+        Source::Device(_) => return Err(crate::capture::CaptureError::Unsupported("camera").into()),
+    })
+}
+
+/// Opens a microphone (or the test tone).
+pub fn open_mic(source: &Source) -> Result<Box<dyn AudioSource>, CallError> {
+    Ok(match source {
+        Source::Synthetic => Box::new(Tone::new(true)),
+        #[cfg(feature = "microphone")]
+        Source::Device(id) => Box::new(crate::capture::microphone::Microphone::open(Some(id))?),
+        #[cfg(not(feature = "microphone"))]
+        Source::Device(_) => {
+            return Err(crate::capture::CaptureError::Unsupported("microphone").into())
+        }
+    })
+}
+
 /// Opens the sources and encoders `config` asks for, so a missing or busy device is reported
 /// before the call connects.
 pub fn open(config: &MediaConfig) -> Result<Capture, CallError> {
     let video = match &config.camera {
         None => None,
         Some(source) => {
-            let source: Box<dyn VideoSource> = match source {
-                Source::Synthetic => {
-                    Box::new(TestPattern::new(config.width, config.height, config.fps))
-                }
-                #[cfg(feature = "camera")]
-                Source::Device(id) => Box::new(crate::capture::camera::Camera::open(
-                    id,
-                    config.width as u32,
-                    config.height as u32,
-                    config.fps,
-                )?),
-                #[cfg(not(feature = "camera"))]
-                Source::Device(_) => {
-                    return Err(crate::capture::CaptureError::Unsupported("camera").into())
-                }
-            };
             let encoder = H264Encoder::new(VideoEncoderConfig {
                 bitrate_bps: config.video_bitrate_bps,
                 fps: config.fps,
                 ..VideoEncoderConfig::default()
             })?;
-            Some((source, encoder))
+            Some((open_camera(source, config)?, encoder))
         }
     };
     let audio = match &config.mic {
         None => None,
-        Some(source) => {
-            let source: Box<dyn AudioSource> = match source {
-                Source::Synthetic => Box::new(Tone::new(true)),
-                #[cfg(feature = "microphone")]
-                Source::Device(id) => {
-                    Box::new(crate::capture::microphone::Microphone::open(Some(id))?)
-                }
-                #[cfg(not(feature = "microphone"))]
-                Source::Device(_) => {
-                    return Err(crate::capture::CaptureError::Unsupported("microphone").into())
-                }
-            };
-            Some((source, OpusEncoder::new(AudioEncoderConfig::default())?))
-        }
+        Some(source) => Some((
+            open_mic(source)?,
+            OpusEncoder::new(AudioEncoderConfig::default())?,
+        )),
     };
     Ok(Capture {
         video,
@@ -252,6 +258,12 @@ fn spawn_video_thread(
         .name("parlor-video-in".into())
         .spawn(move || {
             while !shared.stopping.load(Ordering::Relaxed) {
+                // Another camera chosen mid-call: the old one closes as it is dropped, and the
+                // receivers get a keyframe to start the new picture from.
+                if let Some(next) = shared.next_camera.lock().ok().and_then(|mut n| n.take()) {
+                    source = next;
+                    encoder.request_keyframe();
+                }
                 let Ok(frame) = StageCpu::time(&shared.cpu.capture, || source.next_frame()) else {
                     break;
                 };
@@ -300,6 +312,9 @@ fn spawn_audio_thread(
         .name("parlor-audio-in".into())
         .spawn(move || {
             while !shared.stopping.load(Ordering::Relaxed) {
+                if let Some(next) = shared.next_mic.lock().ok().and_then(|mut n| n.take()) {
+                    source = next;
+                }
                 let Ok(frame) = StageCpu::time(&shared.cpu.capture, || source.next_frame()) else {
                     break;
                 };

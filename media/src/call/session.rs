@@ -5,7 +5,7 @@
 
 use super::{
     peer, receive, send, stats::CallReport, taps, CallError, CallEvent, Events, MediaConfig,
-    PublishHandler, Shared,
+    PublishHandler, Shared, Source,
 };
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,6 +21,8 @@ pub struct MediaSession {
     sub_events: Arc<Events>,
     subscribe_gathered: bool,
     sending: tokio::task::JoinHandle<()>,
+    /// What capture was opened with, for devices chosen during the call.
+    config: MediaConfig,
 }
 
 /// Waits for ICE gathering to finish (host candidates only: quick), so the SDP sent to the
@@ -54,6 +56,8 @@ impl MediaSession {
             local: Mutex::default(),
             mic_on: AtomicBool::new(true),
             camera_on: AtomicBool::new(true),
+            next_camera: Mutex::default(),
+            next_mic: Mutex::default(),
             mic_level: Default::default(),
             stopping: AtomicBool::new(false),
             media_sink: config.deliver_media.then(|| events.clone()),
@@ -112,6 +116,7 @@ impl MediaSession {
             sub_events,
             subscribe_gathered: false,
             sending,
+            config: config.clone(),
         };
         Ok((session, offer))
     }
@@ -162,6 +167,40 @@ impl MediaSession {
     /// Stops or resumes sending video.
     pub fn set_camera(&self, on: bool) {
         self.shared.camera_on.store(on, Ordering::Relaxed);
+    }
+
+    /// Sends from another camera from now on. It is opened here, so a missing or busy device
+    /// is reported and the current one goes on; a call that sends no video has none to change.
+    pub fn use_camera(&mut self, source: Source) -> Result<(), CallError> {
+        if self.config.camera.is_none() {
+            return Err(CallError::NotSending("video"));
+        }
+        let opened = send::open_camera(&source, &self.config)?;
+        self.install(&self.shared.next_camera, opened);
+        self.config.camera = Some(source);
+        Ok(())
+    }
+
+    /// Sends from another microphone from now on, as [`Self::use_camera`] does.
+    pub fn use_mic(&mut self, source: Source) -> Result<(), CallError> {
+        if self.config.mic.is_none() {
+            return Err(CallError::NotSending("audio"));
+        }
+        let opened = send::open_mic(&source)?;
+        self.install(&self.shared.next_mic, opened);
+        self.config.mic = Some(source);
+        Ok(())
+    }
+
+    fn install<T>(&self, slot: &Mutex<Option<T>>, next: T) {
+        if let Ok(mut slot) = slot.lock() {
+            *slot = Some(next);
+        }
+    }
+
+    /// The camera and microphone in use (`None`: not sent in this call).
+    pub fn sources(&self) -> (Option<&Source>, Option<&Source>) {
+        (self.config.camera.as_ref(), self.config.mic.as_ref())
     }
 
     pub fn mic_on(&self) -> bool {

@@ -2,9 +2,9 @@
 
 use crate::error::AppError;
 use parlor_media::capture::{self, DeviceKind as MediaKind};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, specta::Type)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "lowercase")]
 pub enum DeviceKind {
     Camera,

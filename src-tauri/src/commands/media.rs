@@ -1,10 +1,11 @@
 //! The call's media, driven by the meeting page: it does the signaling and hands the SFU's
 //! offers and answers here; capture, encoding, decoding and drawing happen natively.
 
+use crate::commands::devices::DeviceKind;
 use crate::error::AppError;
 use crate::frames::FrameEndpoint;
 use crate::state::AppState;
-use parlor_media::call::{CallEvent, MediaConfig, MediaSession, Source};
+use parlor_media::call::{CallError, CallEvent, MediaConfig, MediaSession, Source};
 use parlor_media::playback::{Playback, PlaybackStats};
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv4Addr, ToSocketAddrs};
@@ -41,11 +42,11 @@ pub struct TrackStats {
     pub packets_lost: u32,
 }
 
-fn source(id: Option<String>) -> Option<Source> {
-    id.map(|id| match id.as_str() {
+fn source(id: String) -> Source {
+    match id.as_str() {
         parlor_media::capture::synthetic::SYNTHETIC => Source::Synthetic,
         _ => Source::Device(id),
-    })
+    }
 }
 
 /// Loopback for a server on this machine (nothing else can reach it), every interface
@@ -87,8 +88,8 @@ pub async fn media_start(
     }
     state.frames.remove(None);
     let config = MediaConfig {
-        camera: source(options.camera),
-        mic: source(options.microphone),
+        camera: options.camera.map(source),
+        mic: options.microphone.map(source),
         width: options.width.clamp(160, 1920) as usize & !1,
         height: options.height.clamp(120, 1080) as usize & !1,
         fps: options.fps.clamp(1, 60),
@@ -101,9 +102,9 @@ pub async fn media_start(
         .await
         .map_err(media_error)?;
     let frames = state.frames.clone();
-    let playback = Arc::new(Playback::start(options.speaker.as_deref()));
-    if let Ok(mut slot) = state.playback.lock() {
-        *slot = Some(playback.clone());
+    let playback = state.playback.clone();
+    if let Ok(mut slot) = playback.lock() {
+        *slot = Some(Arc::new(Playback::start(options.speaker.as_deref())));
     }
     tokio::spawn(async move {
         while let Some(event) = rx.recv().await {
@@ -111,7 +112,12 @@ pub async fn media_start(
                 CallEvent::Video {
                     track_id, picture, ..
                 } => frames.publish(&track_id, picture),
-                CallEvent::Audio { peer_id, frame } => playback.push(&peer_id, frame),
+                CallEvent::Audio { peer_id, frame } => {
+                    let now = playback.lock().ok().and_then(|p| p.clone());
+                    if let Some(p) = now {
+                        p.push(&peer_id, frame);
+                    }
+                }
                 CallEvent::Error(e) => tracing::warn!(error = %e, "media"),
                 _ => {}
             }
@@ -201,6 +207,46 @@ pub async fn media_stats(state: State<'_, AppState>) -> Result<Vec<TrackStats>, 
             .collect())
     })
     .await
+}
+
+/// Changes camera, microphone or speaker during a call. The new device is opened before the
+/// old one is let go, so a device that cannot be opened is reported (`devices`) and the call
+/// goes on as it was. A kind the call does not send (it started with the camera off for good)
+/// has nothing to change: the page remembers the choice for the next call.
+#[tauri::command]
+#[specta::specta]
+pub async fn media_use_device(
+    state: State<'_, AppState>,
+    kind: DeviceKind,
+    id: String,
+) -> Result<(), AppError> {
+    match kind {
+        DeviceKind::Camera => {
+            with_session(&state, async |s| switched(s.use_camera(source(id)))).await
+        }
+        DeviceKind::Microphone => {
+            with_session(&state, async |s| switched(s.use_mic(source(id)))).await
+        }
+        DeviceKind::Speaker => {
+            with_session(&state, async |_| Ok(())).await?;
+            // Opening a speaker waits for its thread to start.
+            let playback = tokio::task::spawn_blocking(move || Playback::start(Some(&id)))
+                .await
+                .map_err(media_error)?;
+            if let Ok(mut slot) = state.playback.lock() {
+                *slot = Some(Arc::new(playback));
+            }
+            Ok(())
+        }
+    }
+}
+
+fn switched(outcome: Result<(), CallError>) -> Result<(), AppError> {
+    match outcome {
+        Ok(()) | Err(CallError::NotSending(_)) => Ok(()),
+        Err(e @ CallError::Capture(_)) => Err(AppError::Devices(e.to_string())),
+        Err(e) => Err(media_error(e)),
+    }
 }
 
 /// Ends the call's media: capture stops and both transports close.

@@ -1,6 +1,7 @@
-//! `parlor-app --report FILE`: once a second the meeting page says what the window shows
-//! (each tile, where it is, how many pictures it has drawn) and what the call measured, and
-//! it is written to FILE as JSON. For support, and for checking a running app from outside.
+//! `parlor-app --report FILE`: once a second the page says what the window shows (the dialog
+//! asking something, if any, with its buttons; in a meeting each tile, where it is and how
+//! many pictures it has drawn) and what the call measured, and it is written to FILE as JSON.
+//! For support, and for checking a running app from outside.
 
 use crate::commands::media::{StageCpu, TrackStats};
 use crate::error::AppError;
@@ -9,17 +10,24 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use tauri::State;
 
-/// One participant's tile, in CSS pixels within the window's page.
+/// Where something is, in CSS pixels within the window's page.
+#[derive(Clone, Debug, Serialize, Deserialize, specta::Type)]
+pub struct Rect {
+    pub x: f64,
+    pub y: f64,
+    pub width: f64,
+    pub height: f64,
+}
+
+/// One participant's tile.
 #[derive(Clone, Debug, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct TileReport {
     pub peer_id: String,
     pub name: String,
     pub is_self: bool,
-    pub x: f64,
-    pub y: f64,
-    pub width: f64,
-    pub height: f64,
+    #[serde(flatten)]
+    pub at: Rect,
 }
 
 /// Pictures a track's canvas received from the frame server and drew.
@@ -32,16 +40,30 @@ pub struct DrawnReport {
     pub painter: Option<String>,
 }
 
+/// A button.
 #[derive(Clone, Debug, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
-pub struct PageReport {
-    /// The page's top-left corner in screen pixels, and its scale.
-    pub page_x: f64,
-    pub page_y: f64,
-    pub scale: f64,
-    pub meeting: Option<String>,
-    /// The server the page talks to.
-    pub server: Option<String>,
+pub struct ButtonReport {
+    pub label: String,
+    pub enabled: bool,
+    #[serde(flatten)]
+    pub at: Rect,
+}
+
+/// A question the page is asking (an element with the dialog or alertdialog role).
+#[derive(Clone, Debug, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct DialogReport {
+    pub title: String,
+    /// All of its text.
+    pub text: String,
+    pub buttons: Vec<ButtonReport>,
+}
+
+/// What a meeting page adds: its tiles, what they drew, and the call's measures.
+#[derive(Clone, Debug, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct CallReport {
     pub tiles: Vec<TileReport>,
     /// By track id; the self view is `local`.
     pub drawn: HashMap<String, DrawnReport>,
@@ -49,6 +71,24 @@ pub struct PageReport {
     /// CPU per media stage (native), and time the page spent drawing pictures.
     pub cpu: StageCpu,
     pub draw_ms: f64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct PageReport {
+    /// The page's top-left corner in screen pixels, and its scale.
+    pub page_x: f64,
+    pub page_y: f64,
+    pub scale: f64,
+    /// The page's address within the app, e.g. `/m/abc-defg-hij`.
+    pub path: String,
+    /// The meeting open, by code.
+    pub meeting: Option<String>,
+    /// The server the page talks to.
+    pub server: Option<String>,
+    pub dialog: Option<DialogReport>,
+    /// In a meeting.
+    pub call: Option<CallReport>,
 }
 
 /// Whether the app was started with `--report`.

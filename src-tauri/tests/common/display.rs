@@ -49,6 +49,66 @@ impl Display {
     }
 }
 
+/// A D-Bus session bus of the test's own, as a desktop session has (the tray icon registers
+/// through it). It starts nothing on demand, so nothing outlives the test.
+pub struct SessionBus {
+    address: String,
+    _dir: tempfile::TempDir,
+    _daemon: Running,
+}
+
+impl SessionBus {
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("bus");
+        let config = dir.path().join("session.conf");
+        std::fs::write(
+            &config,
+            format!(
+                r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:path={}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"#,
+                socket.display()
+            ),
+        )
+        .unwrap();
+        let daemon = Running(
+            Command::new("dbus-daemon")
+                .arg("--nofork")
+                .arg(format!("--config-file={}", config.display()))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("dbus-daemon (scripts/ensure-deps.sh test installs it)"),
+        );
+        for _ in 0..100 {
+            if socket.exists() {
+                return Self {
+                    address: format!("unix:path={}", socket.display()),
+                    _dir: dir,
+                    _daemon: daemon,
+                };
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("dbus-daemon did not start");
+    }
+
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+}
+
 /// A screenshot of the whole display, as RGB rows.
 pub struct Shot {
     pub width: usize,

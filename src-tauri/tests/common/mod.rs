@@ -3,8 +3,13 @@
 #![allow(dead_code)] // each test binary uses its own part
 
 pub mod display;
+pub mod x11;
 
+use display::Running;
 use parlor_media::call::{self, stats::CallReport, CallConfig, CallError, Control, MediaConfig};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinHandle;
@@ -20,7 +25,7 @@ pub fn participant(
     UnboundedSender<Control>,
     JoinHandle<Result<CallReport, CallError>>,
 ) {
-    participant_sized(server, room, name, secs, (320, 180, 15))
+    participant_with(server, room, name, secs, (320, 180, 15), Default::default())
 }
 
 /// [`participant`] on a server with its own certificate, trusted by `fingerprint`.
@@ -36,20 +41,6 @@ pub fn participant_trusting(
 ) {
     let trust = parlor_media::tls::Trust::pinned(fingerprint).expect("a fingerprint");
     participant_with(server, room, name, secs, (320, 180, 15), trust)
-}
-
-/// [`participant`] with the picture's width, height and frame rate.
-pub fn participant_sized(
-    server: &str,
-    room: &str,
-    name: &str,
-    secs: u64,
-    size: (usize, usize, u32),
-) -> (
-    UnboundedSender<Control>,
-    JoinHandle<Result<CallReport, CallError>>,
-) {
-    participant_with(server, room, name, secs, size, Default::default())
 }
 
 /// Where the participant's media sockets go: the server's own address when it names one (a
@@ -100,4 +91,76 @@ fn participant_with(
         events,
     ));
     (controls, running)
+}
+
+/// `parlor-client`, built beside this test (`cargo test --workspace` builds it).
+fn parlor_client() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|dir| dir.join("parlor-client"))
+        .unwrap();
+    assert!(
+        bin.exists(),
+        "{} is missing: `cargo build -p parlor-media --bin parlor-client` (or test the workspace)",
+        bin.display()
+    );
+    bin
+}
+
+/// A `parlor-client` process in the meeting, sending its stamped moving test pattern (of
+/// `size`: width, height and frames per second) and a tone, trusting the server's own certificate by `fingerprint` when
+/// given. What it prints goes to `NAME.log` in `artifacts`.
+pub struct Client {
+    process: Running,
+    stats: PathBuf,
+}
+
+impl Client {
+    pub fn join(
+        server: &str,
+        room: &str,
+        name: &str,
+        fingerprint: Option<&str>,
+        (width, height, fps): (usize, usize, u32),
+        artifacts: &Path,
+    ) -> Self {
+        let stats = artifacts.join(format!("{name}.json"));
+        let bind = media_address(server).to_string();
+        let process = Command::new(parlor_client())
+            .args(["join", "--server", server, "--room", room, "--name", name])
+            .args([
+                "--size",
+                &format!("{width}x{height}"),
+                "--fps",
+                &fps.to_string(),
+            ])
+            .args(["--bitrate", if width > 320 { "800" } else { "300" }])
+            .args(["--duration", "150s", "--bind", &bind])
+            .args(fingerprint.iter().flat_map(|f| ["--fingerprint", f]))
+            .arg("--stats-json")
+            .arg(&stats)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(artifacts.join(format!("{name}.log"))).unwrap())
+            .spawn()
+            .unwrap();
+        Self {
+            process: Running(process),
+            stats,
+        }
+    }
+
+    /// Leaves (as Ctrl-C does) and returns the statistics it wrote.
+    pub async fn leave(mut self) -> Value {
+        let pid = self.process.0.id().to_string();
+        let _ = Command::new("kill").args(["-INT", &pid]).status();
+        tokio::task::spawn_blocking(move || {
+            let status = self.process.0.wait().unwrap();
+            assert!(status.success(), "parlor-client ended with {status}");
+            serde_json::from_slice(&std::fs::read(&self.stats).unwrap()).unwrap()
+        })
+        .await
+        .unwrap()
+    }
 }

@@ -132,9 +132,15 @@ export class NativeBackend implements MediaBackend {
     return r.data.map((d) => ({ id: d.id, kind: d.kind, label: d.label }));
   }
 
-  /** Remembered for the next call (switching devices mid-call is not supported yet). */
+  /** Used from now on in the running call (when it sends that kind), and remembered for the
+   * next. A device that cannot be opened is reported; the call goes on with the old one. */
   async useDevice(kind: DeviceKind, id: string): Promise<void> {
     localStorage.setItem(CHOICES, JSON.stringify({ ...loadChoices(), [kind]: id }));
+    const r = await commands.mediaUseDevice(kind, id);
+    // Before the call's media starts the choice simply applies when it does.
+    if (r.status === "error" && r.error.code !== "no_call") {
+      this.on.problem(r.error.code === "devices" ? "device_failed" : "media_failed");
+    }
   }
 
   async stats(): Promise<TrackStats[]> {

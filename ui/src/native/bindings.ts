@@ -31,6 +31,13 @@ export const commands = {
 	mediaSubscribeOffer: (sdp: string) => typedError<string, AppError>(__TAURI_INVOKE("media_subscribe_offer", { sdp })),
 	/**  Turns sending audio and video on or off. */
 	mediaSet: (mic: boolean | null, camera: boolean | null) => typedError<null, AppError>(__TAURI_INVOKE("media_set", { mic, camera })),
+	/**
+	 *  Changes camera, microphone or speaker during a call. The new device is opened before the
+	 *  old one is let go, so a device that cannot be opened is reported (`devices`) and the call
+	 *  goes on as it was. A kind the call does not send (it started with the camera off for good)
+	 *  has nothing to change: the page remembers the choice for the next call.
+	 */
+	mediaUseDevice: (kind: DeviceKind, id: string) => typedError<null, AppError>(__TAURI_INVOKE("media_use_device", { kind, id })),
 	/**  What each remote track has delivered so far. */
 	mediaStats: () => typedError<TrackStats[], AppError>(__TAURI_INVOKE("media_stats")),
 	/**  Ends the call's media: capture stops and both transports close. */
@@ -81,6 +88,37 @@ export type AppError =
 /**  The `--report` file could not be written. */
 { code: "report"; message: string };
 
+/**  A button. */
+export type ButtonReport = {
+	label: string,
+	enabled: boolean,
+} & Rect;
+
+/**  What a meeting page adds: its tiles, what they drew, and the call's measures. */
+export type CallReport = CallReport_Serialize | CallReport_Deserialize;
+
+/**  What a meeting page adds: its tiles, what they drew, and the call's measures. */
+export type CallReport_Deserialize = {
+	tiles: TileReport[],
+	/**  By track id; the self view is `local`. */
+	drawn: { [key in string]: DrawnReport_Deserialize },
+	stats: TrackStats[],
+	/**  CPU per media stage (native), and time the page spent drawing pictures. */
+	cpu: StageCpu,
+	drawMs: number | null,
+};
+
+/**  What a meeting page adds: its tiles, what they drew, and the call's measures. */
+export type CallReport_Serialize = {
+	tiles: TileReport[],
+	/**  By track id; the self view is `local`. */
+	drawn: { [key in string]: DrawnReport_Serialize },
+	stats: TrackStats[],
+	/**  CPU per media stage (native), and time the page spent drawing pictures. */
+	cpu: StageCpu,
+	drawMs: number | null,
+};
+
 /**  The window's close button was pressed during a call; the page asks whether to leave. */
 export type CloseRequested = null;
 
@@ -95,6 +133,14 @@ export type Device = {
 };
 
 export type DeviceKind = "camera" | "microphone" | "speaker";
+
+/**  A question the page is asking (an element with the dialog or alertdialog role). */
+export type DialogReport = {
+	title: string,
+	/**  All of its text. */
+	text: string,
+	buttons: ButtonReport[],
+};
 
 /**  Pictures a track's canvas received from the frame server and drew. */
 export type DrawnReport = DrawnReport_Serialize | DrawnReport_Deserialize;
@@ -252,16 +298,15 @@ export type PageReport_Deserialize = {
 	pageX: number | null,
 	pageY: number | null,
 	scale: number | null,
+	/**  The page's address within the app, e.g. `/m/abc-defg-hij`. */
+	path: string,
+	/**  The meeting open, by code. */
 	meeting?: string | null,
 	/**  The server the page talks to. */
 	server?: string | null,
-	tiles: TileReport[],
-	/**  By track id; the self view is `local`. */
-	drawn: { [key in string]: DrawnReport_Deserialize },
-	stats: TrackStats[],
-	/**  CPU per media stage (native), and time the page spent drawing pictures. */
-	cpu: StageCpu,
-	drawMs: number | null,
+	dialog?: DialogReport | null,
+	/**  In a meeting. */
+	call?: CallReport_Deserialize | null,
 };
 
 export type PageReport_Serialize = {
@@ -269,16 +314,23 @@ export type PageReport_Serialize = {
 	pageX: number | null,
 	pageY: number | null,
 	scale: number | null,
+	/**  The page's address within the app, e.g. `/m/abc-defg-hij`. */
+	path: string,
+	/**  The meeting open, by code. */
 	meeting: string | null,
 	/**  The server the page talks to. */
 	server: string | null,
-	tiles: TileReport[],
-	/**  By track id; the self view is `local`. */
-	drawn: { [key in string]: DrawnReport_Serialize },
-	stats: TrackStats[],
-	/**  CPU per media stage (native), and time the page spent drawing pictures. */
-	cpu: StageCpu,
-	drawMs: number | null,
+	dialog: DialogReport | null,
+	/**  In a meeting. */
+	call: CallReport_Serialize | null,
+};
+
+/**  Where something is, in CSS pixels within the window's page. */
+export type Rect = {
+	x: number | null,
+	y: number | null,
+	width: number | null,
+	height: number | null,
 };
 
 /**  What a server presents, beside what was trusted there before. */
@@ -307,16 +359,12 @@ export type StageCpu = {
 	decodeMs: number | null,
 };
 
-/**  One participant's tile, in CSS pixels within the window's page. */
+/**  One participant's tile. */
 export type TileReport = {
 	peerId: string,
 	name: string,
 	isSelf: boolean,
-	x: number | null,
-	y: number | null,
-	width: number | null,
-	height: number | null,
-};
+} & Rect;
 
 /**  One remote track as received, for the page's statistics. */
 export type TrackStats = {

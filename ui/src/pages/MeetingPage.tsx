@@ -10,7 +10,7 @@ import { describe } from "../errors";
 import type { Device, DeviceKind, MediaBackend, RemoteTrack, View } from "../media/backend";
 import { BrowserBackend } from "../media/browser";
 import { NativeBackend } from "../media/native";
-import { startReporting } from "../native/report";
+import { reportMeeting, tiles } from "../native/report";
 import { commands, events } from "../native/bindings";
 import { HostingBanner } from "../native/host";
 import { autoJoinName, isNativeApp, usedAutoJoinName } from "../server";
@@ -46,6 +46,7 @@ function Call({ session, code }: { session: Session; code: string }) {
   const [devices, setDevices] = useState<Device[]>([]);
   const [speakerId, setSpeakerId] = useState<string | undefined>();
   const [level, setLevel] = useState(0);
+  const [askingToQuit, setAskingToQuit] = useState(false);
   const signaling = useRef<Signaling | null>(null);
   const backend = useRef<MediaBackend | null>(null);
   const self = state.participants.find((p) => p.isSelf);
@@ -92,16 +93,23 @@ function Call({ session, code }: { session: Session; code: string }) {
     });
     signaling.current = s;
     s.start();
-    let stopReporting = () => {};
     if (isNativeApp()) {
-      void startReporting(
+      reportMeeting({
         code,
-        () => window.parlor?.drawn?.() ?? {},
-        () => (backend.current instanceof NativeBackend ? backend.current.drawMs() : 0),
-      ).then((stop) => (stopReporting = stop));
+        call: async () => {
+          const [stats, cpu] = await Promise.all([commands.mediaStats(), commands.mediaCpu()]);
+          return {
+            tiles: tiles(),
+            drawn: window.parlor?.drawn?.() ?? {},
+            stats: stats.status === "ok" ? stats.data : [],
+            cpu: cpu.status === "ok" ? cpu.data : { captureMs: 0, encodeMs: 0, decodeMs: 0 },
+            drawMs: backend.current instanceof NativeBackend ? backend.current.drawMs() : 0,
+          };
+        },
+      });
     }
     return () => {
-      stopReporting();
+      reportMeeting(null);
       s.stop();
       backend.current?.close();
       backend.current = null;
@@ -142,12 +150,7 @@ function Call({ session, code }: { session: Session; code: string }) {
   useEffect(() => {
     if (!isNativeApp()) return;
     const unlisten = [
-      events.closeRequested.listen(() => {
-        if (window.confirm("You are in a call. Leave it and quit Parlor?")) {
-          leaveRef.current();
-          void commands.quit();
-        }
-      }),
+      events.closeRequested.listen(() => setAskingToQuit(true)),
       events.leaveRequested.listen(() => leaveRef.current()),
     ];
     return () => unlisten.forEach((u) => void u.then((off) => off()));
@@ -181,6 +184,15 @@ function Call({ session, code }: { session: Session; code: string }) {
 
   return (
     <main className="meeting">
+      {askingToQuit && (
+        <QuitDialog
+          onStay={() => setAskingToQuit(false)}
+          onQuit={() => {
+            leave();
+            void commands.quit();
+          }}
+        />
+      )}
       <TopBar>
         <div>
           <strong>{state.meeting?.title ?? "Joining…"}</strong> <code>{code}</code>
@@ -220,6 +232,22 @@ function Call({ session, code }: { session: Session; code: string }) {
         onEnd={() => signaling.current?.send({ type: "end_meeting" })}
       />
     </main>
+  );
+}
+
+/** Closing the desktop app's window during a call asks first. */
+export function QuitDialog({ onStay, onQuit }: { onStay: () => void; onQuit: () => void }) {
+  return (
+    <div className="modal">
+      <section className="card" role="alertdialog" aria-labelledby="quit-title" aria-describedby="quit-text">
+        <h2 id="quit-title">Leave the call?</h2>
+        <p id="quit-text">You are in a call. Quitting Parlor takes you out of it.</p>
+        <button onClick={onQuit}>Leave and quit</button>{" "}
+        <button className="secondary" onClick={onStay} autoFocus>
+          Stay in the call
+        </button>
+      </section>
+    </div>
   );
 }
 
