@@ -20,6 +20,8 @@ pub struct Config {
     pub database_url: Option<String>,
     /// Redis for shared ephemeral state; `None` keeps it in-process.
     pub redis_url: Option<String>,
+    /// This node's name in a cluster; `None` means a random one per start.
+    pub node_id: Option<String>,
     pub log_format: LogFormat,
     /// HS256 key for tokens; `None` means generate once and keep it in `data_dir`. Nodes of one
     /// cluster must share it.
@@ -62,6 +64,7 @@ impl Default for Config {
             data_dir: default_data_dir(),
             database_url: None,
             redis_url: None,
+            node_id: None,
             log_format: LogFormat::Text,
             token_secret: None,
             token_ttl: Seconds(Duration::from_secs(12 * 3600)),
@@ -189,6 +192,10 @@ pub struct Settings {
     /// state stays in this process]
     #[arg(long, env = "PARLOR_REDIS_URL", value_name = "URL")]
     pub redis_url: Option<String>,
+    /// This node's name among the cluster's nodes (letters, digits, - and _) [default: a
+    /// random one at each start]
+    #[arg(long, env = "PARLOR_NODE_ID", value_name = "NAME")]
+    pub node_id: Option<String>,
     /// Log format: human-readable text or one JSON object per line [default: text]
     #[arg(long, env = "PARLOR_LOG_FORMAT", value_enum, value_name = "FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -320,7 +327,14 @@ impl Config {
                 media_workers,
                 lan
             ],
-            [database_url, redis_url, token_secret, media_bind, public_ip]
+            [
+                database_url,
+                redis_url,
+                node_id,
+                token_secret,
+                media_bind,
+                public_ip
+            ]
         );
     }
 
@@ -361,6 +375,14 @@ impl Config {
                         " (this build has no PostgreSQL support)"
                     },
                     redact(url)
+                ));
+            }
+        }
+        if let Some(id) = &self.node_id {
+            let fine = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+            if id.is_empty() || id.len() > 64 || !id.chars().all(fine) {
+                problems.push(format!(
+                    "node_id must be 1 to 64 letters, digits, - or _ (got {id:?})"
                 ));
             }
         }

@@ -9,8 +9,8 @@
 
 pub mod api;
 pub mod auth;
+pub mod cluster;
 pub mod config;
-mod deps;
 pub mod lan;
 pub mod metrics;
 pub mod room;
@@ -71,26 +71,86 @@ pub async fn prepare(config: Config) -> Result<AppState, ServerError> {
             );
         }
     }
-    let redis = config
-        .redis_url
-        .as_deref()
-        .map(deps::Redis::new)
-        .transpose()
-        .map_err(ServerError::Dependency)?;
     let sfu = sfu::Sfu::start(&config.sfu()).map_err(|e| ServerError::Dependency(e.to_string()))?;
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let node_id = config
+        .node_id
+        .clone()
+        .unwrap_or_else(|| util::random_token(10));
+    let (cluster, inbox) = join_cluster(&config, node_id, &shutdown)?;
     let tokens = auth::TokenService::new(&secret, config.token_ttl.0);
     let dummy_hash = auth::password::hash_blocking(util::random_token(24))
         .await
         .map_err(|e| ServerError::Dependency(e.to_string()))?;
-    Ok(AppState::new(
+    let state = AppState::new(state::Parts {
         config,
         store,
         tokens,
-        metrics::Metrics::new(),
-        redis,
+        metrics: metrics::Metrics::new(),
+        cluster,
+        sfu: std::sync::Arc::new(sfu),
         dummy_hash,
-        std::sync::Arc::new(sfu),
-    ))
+        shutdown,
+    });
+    if let Some(inbox) = inbox {
+        tokio::spawn(state.rooms.remote.clone().run(state.rooms.clone(), inbox));
+    }
+    tokio::spawn(report_load(state.clone()));
+    Ok(state)
+}
+
+/// Alone without Redis; with it, a node of the cluster whose messages arrive in the inbox.
+fn join_cluster(
+    config: &Config,
+    node_id: cluster::NodeId,
+    stop: &tokio_util::sync::CancellationToken,
+) -> Result<(std::sync::Arc<dyn cluster::Cluster>, Option<cluster::Inbox>), ServerError> {
+    match &config.redis_url {
+        None => Ok((std::sync::Arc::new(cluster::Alone::new(node_id)), None)),
+        #[cfg(feature = "redis")]
+        Some(url) => {
+            let (cluster, inbox) =
+                cluster::redis::RedisCluster::start(url, node_id.clone(), stop.child_token())
+                    .map_err(ServerError::Dependency)?;
+            tracing::info!(node = %node_id, "joining the cluster through Redis");
+            Ok((cluster, Some(inbox)))
+        }
+        #[cfg(not(feature = "redis"))]
+        Some(_) => {
+            let _ = stop;
+            Err(ServerError::Dependency(
+                "this build has no Redis support".into(),
+            ))
+        }
+    }
+}
+
+/// Tells the cluster, once a second, how loaded this node is and whether it takes new rooms.
+async fn report_load(state: AppState) {
+    let media = state
+        .sfu
+        .addresses()
+        .iter()
+        .map(SocketAddr::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut cpu = util::CpuMeter::default();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    while !state.shutdown.is_cancelled() {
+        tick.tick().await;
+        state.cluster.set_load(cluster::NodeLoad {
+            media: media.clone(),
+            rooms: u32::try_from(state.rooms.live_count()).unwrap_or(u32::MAX),
+            participants: u32::try_from(state.metrics.participants.get()).unwrap_or(0),
+            cpu: cpu.percent(),
+            accepting: !state.shutdown.is_cancelled(),
+        });
+    }
+    state.cluster.set_load(cluster::NodeLoad {
+        media,
+        accepting: false,
+        ..Default::default()
+    });
 }
 
 /// Serves until `shutdown` completes, then stops gracefully: rooms tell their participants

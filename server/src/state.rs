@@ -1,14 +1,13 @@
 //! What every request and session shares.
 
 use crate::auth::TokenService;
+use crate::cluster::Cluster;
 use crate::config::Config;
-use crate::deps::Redis;
 use crate::metrics::Metrics;
 use crate::room::Rooms;
 use crate::sfu::Sfu;
 use crate::store::Store;
 use std::ops::Deref;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -20,9 +19,10 @@ pub struct Inner {
     pub config: Config,
     pub store: Store,
     pub tokens: TokenService,
-    pub rooms: Rooms,
+    pub rooms: Arc<Rooms>,
     pub metrics: Metrics,
-    pub redis: Option<Redis>,
+    /// The nodes this one works with (only itself without Redis).
+    pub cluster: Arc<dyn Cluster>,
     pub sfu: Arc<Sfu>,
     /// Cancelled when the server begins to stop; sessions say goodbye and close.
     pub shutdown: CancellationToken,
@@ -30,19 +30,33 @@ pub struct Inner {
     pub tracker: TaskTracker,
     /// A real argon2 hash to verify against when a login names an unknown email.
     pub dummy_hash: String,
-    conn_ids: AtomicU64,
+}
+
+/// What [`AppState`] is built from, made by [`crate::prepare`].
+pub struct Parts {
+    pub config: Config,
+    pub store: Store,
+    pub tokens: TokenService,
+    pub metrics: Metrics,
+    pub cluster: Arc<dyn Cluster>,
+    pub sfu: Arc<Sfu>,
+    pub dummy_hash: String,
+    /// Cancelled when the server begins to stop.
+    pub shutdown: CancellationToken,
 }
 
 impl AppState {
-    pub fn new(
-        config: Config,
-        store: Store,
-        tokens: TokenService,
-        metrics: Metrics,
-        redis: Option<Redis>,
-        dummy_hash: String,
-        sfu: Arc<Sfu>,
-    ) -> Self {
+    pub fn new(parts: Parts) -> Self {
+        let Parts {
+            config,
+            store,
+            tokens,
+            metrics,
+            cluster,
+            sfu,
+            dummy_hash,
+            shutdown,
+        } = parts;
         let rooms = Rooms::new(crate::room::RoomContext {
             store: store.clone(),
             metrics: metrics.clone(),
@@ -50,24 +64,25 @@ impl AppState {
             reconnect_grace: config.reconnect_grace.0,
             chat_history: config.chat_history,
             sfu: sfu.clone(),
+            cluster: cluster.clone(),
+            outbound_queue: config.outbound_queue,
         });
         Self(Arc::new(Inner {
             config,
             store,
             tokens,
-            rooms,
+            rooms: Arc::new(rooms),
             metrics,
-            redis,
+            cluster,
             sfu,
-            shutdown: CancellationToken::new(),
+            shutdown,
             tracker: TaskTracker::new(),
             dummy_hash,
-            conn_ids: AtomicU64::new(1),
         }))
     }
 
     pub fn next_conn_id(&self) -> u64 {
-        self.conn_ids.fetch_add(1, Ordering::Relaxed)
+        self.rooms.next_conn_id()
     }
 }
 

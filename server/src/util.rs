@@ -78,3 +78,41 @@ pub fn host_name() -> String {
         label
     }
 }
+
+/// This process's CPU use between two readings, in % of one core (Linux; 0 elsewhere).
+#[derive(Default)]
+pub struct CpuMeter {
+    last: Option<(std::time::Instant, f64)>,
+}
+
+impl CpuMeter {
+    pub fn percent(&mut self) -> f32 {
+        let Some(used) = process_cpu_seconds() else {
+            return 0.0;
+        };
+        let now = std::time::Instant::now();
+        let share = self.last.map_or(0.0, |(then, before)| {
+            let wall = now.duration_since(then).as_secs_f64();
+            if wall > 0.0 {
+                (used - before) / wall * 100.0
+            } else {
+                0.0
+            }
+        });
+        self.last = Some((now, used));
+        share as f32
+    }
+}
+
+/// User and system CPU seconds this process has used, from `/proc/self/stat`.
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command name (in parentheses, which may hold spaces).
+    let fields: Vec<&str> = stat
+        .get(stat.rfind(')')? + 2..)?
+        .split_whitespace()
+        .collect();
+    let ticks = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    // The kernel's clock ticks are 100 per second on every Linux Parlor runs on.
+    Some(ticks / 100.0)
+}

@@ -27,8 +27,12 @@ pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
             Err(_) => Err("timed out".into()),
         },
     ));
-    if let Some(redis) = &state.redis {
-        checks.push(check("redis", redis.ping(PROBE_TIMEOUT).await));
+    if state.config.redis_url.is_some() {
+        let redis = tokio::time::timeout(PROBE_TIMEOUT, state.cluster.check()).await;
+        checks.push(check(
+            "redis",
+            redis.unwrap_or_else(|_| Err("timed out".into())),
+        ));
     }
     if state.shutdown.is_cancelled() {
         checks.push(check("server", Err("shutting down".into())));

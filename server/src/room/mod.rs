@@ -7,8 +7,10 @@
 
 mod actor;
 pub mod conn;
+pub mod remote;
 
 use crate::auth::Identity;
+use crate::cluster::{Cluster, ClusterError};
 use crate::metrics::Metrics;
 use crate::store::Store;
 use actor::Room;
@@ -16,6 +18,7 @@ pub use actor::RoomCommand;
 use conn::ConnHandle;
 use parlor_protocol::api::{Meeting, MeetingStatus};
 use parlor_protocol::{ErrorBody, ErrorCode, MeetingCode, ParticipantId};
+use remote::{Remote, RoomLink};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -50,6 +53,10 @@ pub struct RoomContext {
     pub reconnect_grace: Duration,
     pub chat_history: usize,
     pub sfu: Arc<crate::sfu::Sfu>,
+    /// Which node hosts which room.
+    pub cluster: Arc<dyn Cluster>,
+    /// Outgoing messages queued per connection (for participants relayed from other nodes).
+    pub outbound_queue: usize,
 }
 
 #[derive(Clone)]
@@ -74,15 +81,35 @@ pub struct Rooms {
     ctx: Arc<RoomContext>,
     live: Arc<Mutex<HashMap<MeetingCode, RoomHandle>>>,
     generation: AtomicU64,
+    conn_ids: AtomicU64,
+    /// Participants relayed to and from other nodes.
+    pub remote: Arc<Remote>,
 }
 
 impl Rooms {
     pub fn new(ctx: RoomContext) -> Self {
+        let remote = Arc::new(Remote::new(
+            ctx.cluster.clone(),
+            ctx.metrics.clone(),
+            ctx.outbound_queue,
+        ));
         Self {
             ctx: Arc::new(ctx),
             live: Arc::default(),
             generation: AtomicU64::new(0),
+            conn_ids: AtomicU64::new(1),
+            remote,
         }
+    }
+
+    /// A new connection's id, unique on this node.
+    pub fn next_conn_id(&self) -> u64 {
+        self.conn_ids.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Live rooms on this node.
+    pub fn live_count(&self) -> usize {
+        self.live.lock().map_or(0, |l| l.len())
     }
 
     fn lookup(&self, code: &MeetingCode) -> Option<RoomHandle> {
@@ -156,22 +183,62 @@ impl Rooms {
         let room = Room::new(self.ctx.clone(), row.id, row.meeting, chat, seq, media);
         let registry = self.live.clone();
         let metrics = self.ctx.metrics.clone();
+        let cluster = self.ctx.cluster.clone();
         let (code, generation) = (code.clone(), handle.generation);
         tokio::spawn(async move {
             room.run(rx).await;
+            let mut released = false;
             if let Ok(mut live) = registry.lock() {
                 if live.get(&code).is_some_and(|h| h.generation == generation) {
                     live.remove(&code);
+                    released = true;
                 }
                 metrics.rooms.set(gauge(live.len()));
+            }
+            if released {
+                cluster.release(&code).await;
             }
         });
         Ok(handle)
     }
 
-    /// Joins (or, with a resume token, rejoins) `code`. The room sends `joined` itself, so
-    /// that it is ordered before every later event.
+    /// Joins (or, with a resume token, rejoins) `code`, on whichever node hosts its room (this
+    /// one, unless a cluster placed it elsewhere). The room sends `joined` itself, so that it
+    /// is ordered before every later event.
     pub async fn join(
+        &self,
+        code: &MeetingCode,
+        identity: Identity,
+        conn: ConnHandle,
+        resume_token: Option<String>,
+    ) -> Result<(RoomLink, ParticipantId), RoomError> {
+        if !code.is_well_formed() {
+            return Err(RoomError::Refused(ErrorBody::new(
+                ErrorCode::RoomNotFound,
+                format!("there is no meeting {code}"),
+            )));
+        }
+        let node = self.ctx.cluster.place(code).await.map_err(|e| {
+            tracing::warn!(error = %e, room = %code, "cannot place the meeting's room");
+            RoomError::Refused(ErrorBody::new(
+                ErrorCode::Unavailable,
+                match e {
+                    ClusterError::Full => "every server is full; try again shortly",
+                    _ => "meetings are unavailable right now; try again shortly",
+                },
+            ))
+        })?;
+        if node == self.ctx.cluster.node_id() {
+            let (room, participant) = self.join_here(code, identity, conn, resume_token).await?;
+            return Ok((RoomLink::Here(room), participant));
+        }
+        self.remote
+            .join(node, code, identity, conn, resume_token)
+            .await
+    }
+
+    /// Joins `code`'s room on this node.
+    async fn join_here(
         &self,
         code: &MeetingCode,
         identity: Identity,

@@ -9,7 +9,8 @@ pub mod ratelimit;
 use crate::api::error::ApiError;
 use crate::auth::Identity;
 use crate::room::conn::{close_code, CloseSignal, ConnHandle, Outbound};
-use crate::room::{RoomCommand, RoomError, RoomHandle};
+use crate::room::remote::RoomLink;
+use crate::room::{RoomCommand, RoomError};
 use crate::state::AppState;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
@@ -82,7 +83,7 @@ pub async fn upgrade(
 }
 
 struct Joined {
-    room: RoomHandle,
+    room: RoomLink,
     participant: ParticipantId,
 }
 

@@ -39,6 +39,16 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
+    /// Runs one command with `redis-cli` (raw output, one value per line).
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new("redis-cli")
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "--raw"])
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run redis-cli (install redis-tools): {e}"));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
     /// Stops it abruptly, as a crash would.
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {

@@ -1,0 +1,344 @@
+//! The cluster's shared state in Redis.
+//!
+//! - `parlor:node:{id}`: the node's [`NodeLoad`] as JSON, set on every heartbeat with a time to
+//!   live, so a node that stops (or is killed) drops out within [`NODE_TTL`];
+//!   `parlor:nodes` is the set of ids ever seen, pruned as their keys expire.
+//! - `parlor:room:{code}`: the id of the node hosting that meeting's room, claimed by a script
+//!   that keeps a live holder and otherwise sets the chosen node, in one step.
+//! - `parlor:bus:{id}`: the node's pub/sub channel.
+//!
+//! Every command has a short time limit; when Redis cannot be reached the node says so
+//! ([`Cluster::connected`], `/health/ready`) and goes on with what it runs.
+
+use super::{least_loaded, Cluster, ClusterError, Node, NodeId, NodeLoad};
+use futures_util::future::BoxFuture;
+use futures_util::StreamExt;
+use parlor_protocol::MeetingCode;
+use redis::aio::ConnectionManager;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// How often a node refreshes its registry entry.
+pub const HEARTBEAT: Duration = Duration::from_secs(1);
+/// How long an entry outlives its last refresh: a node silent this long is taken for dead.
+pub const NODE_TTL: Duration = Duration::from_secs(3);
+/// The longest any one Redis command may take.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
+/// Messages waiting for this node's relay before the bus drops more.
+const INBOX: usize = 4096;
+
+const NODES: &str = "parlor:nodes";
+
+fn node_key(id: &str) -> String {
+    format!("parlor:node:{id}")
+}
+
+fn room_key(code: &MeetingCode) -> String {
+    format!("parlor:room:{code}")
+}
+
+fn bus(id: &str) -> String {
+    format!("parlor:bus:{id}")
+}
+
+/// Keeps a live holder; otherwise the candidate (ARGV[1]) takes the room.
+const CLAIM: &str = r"
+local owner = redis.call('GET', KEYS[1])
+if owner and redis.call('EXISTS', ARGV[2] .. owner) == 1 then return owner end
+redis.call('SET', KEYS[1], ARGV[1])
+return ARGV[1]
+";
+
+/// Deletes the room's entry only if this node (ARGV[1]) still holds it.
+const RELEASE: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 0
+";
+
+pub struct RedisCluster {
+    id: NodeId,
+    client: redis::Client,
+    conn: tokio::sync::Mutex<Option<ConnectionManager>>,
+    /// `None` until the node first says how loaded it is; it joins the registry then.
+    load: Mutex<Option<NodeLoad>>,
+    /// Wakes the heartbeat for the first load, so the node registers at once.
+    loaded: tokio::sync::Notify,
+    connected: AtomicBool,
+    claim: redis::Script,
+    release: redis::Script,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> ClusterError {
+    ClusterError::Unavailable(e.to_string())
+}
+
+impl RedisCluster {
+    /// Joins the cluster at `url` as `id`: starts the heartbeat and the bus subscriber, which
+    /// keep trying while Redis is away, until `stop` is cancelled. Messages for this node
+    /// arrive on the returned inbox.
+    pub fn start(
+        url: &str,
+        id: NodeId,
+        stop: CancellationToken,
+    ) -> Result<(Arc<Self>, super::Inbox), String> {
+        let client = redis::Client::open(url).map_err(|e| format!("bad redis_url: {e}"))?;
+        let cluster = Arc::new(Self {
+            id,
+            client,
+            conn: tokio::sync::Mutex::new(None),
+            load: Mutex::default(),
+            loaded: tokio::sync::Notify::new(),
+            connected: AtomicBool::new(false),
+            claim: redis::Script::new(CLAIM),
+            release: redis::Script::new(RELEASE),
+        });
+        let (tx, inbox) = mpsc::channel(INBOX);
+        tokio::spawn(cluster.clone().heartbeat(stop.clone()));
+        tokio::spawn(cluster.clone().subscribe(tx, stop));
+        Ok((cluster, inbox))
+    }
+
+    /// A connection, made when first needed (and again after Redis was away at start).
+    async fn conn(&self) -> Result<ConnectionManager, ClusterError> {
+        let mut slot = self.conn.lock().await;
+        if let Some(c) = slot.as_ref() {
+            return Ok(c.clone());
+        }
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(COMMAND_TIMEOUT))
+            .set_response_timeout(Some(COMMAND_TIMEOUT))
+            .set_number_of_retries(1);
+        let made = tokio::time::timeout(
+            COMMAND_TIMEOUT,
+            self.client.get_connection_manager_with_config(config),
+        )
+        .await
+        .map_err(|_| unavailable("timed out connecting"))?
+        .map_err(unavailable)?;
+        *slot = Some(made.clone());
+        Ok(made)
+    }
+
+    /// Runs one request on a connection within the time limit, and notes whether Redis
+    /// answered.
+    async fn limited<T, F>(
+        &self,
+        request: impl FnOnce(ConnectionManager) -> F,
+    ) -> Result<T, ClusterError>
+    where
+        F: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        let result = async {
+            let conn = self.conn().await?;
+            tokio::time::timeout(COMMAND_TIMEOUT, request(conn))
+                .await
+                .map_err(|_| unavailable("timed out"))?
+                .map_err(unavailable)
+        }
+        .await;
+        self.connected.store(result.is_ok(), Ordering::Relaxed);
+        result
+    }
+
+    async fn run<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, ClusterError> {
+        self.limited(|mut conn| async move { cmd.query_async::<T>(&mut conn).await })
+            .await
+    }
+
+    async fn script<T: redis::FromRedisValue>(
+        &self,
+        script: &redis::Script,
+        key: &str,
+        args: &[&str],
+    ) -> Result<T, ClusterError> {
+        let mut invocation = script.key(key);
+        for a in args {
+            invocation.arg(*a);
+        }
+        self.limited(|mut conn| async move { invocation.invoke_async::<T>(&mut conn).await })
+            .await
+    }
+
+    async fn heartbeat(self: Arc<Self>, stop: CancellationToken) {
+        let mut tick = tokio::time::interval(HEARTBEAT);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => break,
+                _ = tick.tick() => {}
+                () = self.loaded.notified() => {}
+            }
+            let Some(load) = self.load.lock().ok().and_then(|l| l.clone()) else {
+                continue;
+            };
+            let Ok(json) = serde_json::to_string(&load) else {
+                continue;
+            };
+            let ttl = u64::try_from(NODE_TTL.as_millis()).unwrap_or(u64::MAX);
+            let beat = redis::pipe()
+                .cmd("SET")
+                .arg(node_key(&self.id))
+                .arg(json)
+                .arg("PX")
+                .arg(ttl)
+                .ignore()
+                .cmd("SADD")
+                .arg(NODES)
+                .arg(&self.id)
+                .ignore()
+                .clone();
+            let was = self.connected.load(Ordering::Relaxed);
+            let result = self
+                .limited(|mut conn| async move { beat.query_async::<()>(&mut conn).await })
+                .await;
+            match (&result, was) {
+                (Err(e), true) => {
+                    tracing::warn!(error = %e, "lost Redis; new meetings wait until it is back")
+                }
+                (Ok(()), false) => {
+                    tracing::info!(node = %self.id, "Redis reachable; in the cluster")
+                }
+                _ => {}
+            }
+        }
+        // Leaving: others stop placing rooms here at once rather than after the TTL.
+        let _ = self
+            .run::<()>(redis::cmd("DEL").arg(node_key(&self.id)))
+            .await;
+    }
+
+    /// Listens on this node's channel, subscribing again whenever the connection drops.
+    async fn subscribe(self: Arc<Self>, inbox: mpsc::Sender<Vec<u8>>, stop: CancellationToken) {
+        let channel = bus(&self.id);
+        while !stop.is_cancelled() {
+            let attempt = async {
+                let mut pubsub = self.client.get_async_pubsub().await?;
+                pubsub.subscribe(&channel).await?;
+                Ok::<_, redis::RedisError>(pubsub)
+            };
+            let pubsub = tokio::select! {
+                () = stop.cancelled() => break,
+                p = tokio::time::timeout(COMMAND_TIMEOUT, attempt) => p,
+            };
+            match pubsub {
+                Ok(Ok(mut pubsub)) => {
+                    tracing::debug!(node = %self.id, "listening on the cluster bus");
+                    let mut messages = pubsub.on_message();
+                    loop {
+                        let message = tokio::select! {
+                            () = stop.cancelled() => return,
+                            m = messages.next() => m,
+                        };
+                        let Some(message) = message else { break };
+                        if inbox
+                            .try_send(message.get_payload_bytes().to_vec())
+                            .is_err()
+                        {
+                            tracing::warn!("cluster inbox full; a message was dropped");
+                        }
+                    }
+                    tracing::warn!(node = %self.id, "cluster bus connection lost; subscribing again");
+                }
+                Ok(Err(e)) => {
+                    tracing::debug!(error = %e, "cannot subscribe to the cluster bus yet")
+                }
+                Err(_) => tracing::debug!("subscribing to the cluster bus timed out"),
+            }
+            tokio::select! {
+                () = stop.cancelled() => break,
+                () = tokio::time::sleep(Duration::from_millis(250)) => {}
+            }
+        }
+    }
+}
+
+impl Cluster for RedisCluster {
+    fn node_id(&self) -> &str {
+        &self.id
+    }
+
+    fn place<'a>(&'a self, code: &'a MeetingCode) -> BoxFuture<'a, Result<NodeId, ClusterError>> {
+        Box::pin(async move {
+            let nodes = self.nodes().await?;
+            let candidate = least_loaded(&nodes).ok_or(ClusterError::Full)?;
+            self.script(
+                &self.claim,
+                &room_key(code),
+                &[&candidate.id, "parlor:node:"],
+            )
+            .await
+        })
+    }
+
+    fn release<'a>(&'a self, code: &'a MeetingCode) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            if let Err(e) = self
+                .script::<i64>(&self.release, &room_key(code), &[&self.id])
+                .await
+            {
+                tracing::debug!(error = %e, room = %code, "could not release the room in Redis");
+            }
+        })
+    }
+
+    fn set_load(&self, load: NodeLoad) {
+        if let Ok(mut l) = self.load.lock() {
+            if l.replace(load).is_none() {
+                self.loaded.notify_one();
+            }
+        }
+    }
+
+    fn nodes(&self) -> BoxFuture<'_, Result<Vec<Node>, ClusterError>> {
+        Box::pin(async move {
+            let ids: Vec<String> = self.run(redis::cmd("SMEMBERS").arg(NODES)).await?;
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            let keys: Vec<String> = ids.iter().map(|id| node_key(id)).collect();
+            let loads: Vec<Option<String>> = self.run(redis::cmd("MGET").arg(&keys)).await?;
+            let mut up = Vec::new();
+            let mut gone = Vec::new();
+            for (id, load) in ids.into_iter().zip(loads) {
+                match load.and_then(|l| serde_json::from_str::<NodeLoad>(&l).ok()) {
+                    Some(load) => up.push(Node { id, load }),
+                    None => gone.push(id),
+                }
+            }
+            if !gone.is_empty() {
+                let _ = self
+                    .run::<i64>(redis::cmd("SREM").arg(NODES).arg(&gone))
+                    .await;
+            }
+            Ok(up)
+        })
+    }
+
+    fn send<'a>(
+        &'a self,
+        to: &'a str,
+        message: &'a [u8],
+    ) -> BoxFuture<'a, Result<(), ClusterError>> {
+        Box::pin(async move {
+            self.run::<i64>(redis::cmd("PUBLISH").arg(bus(to)).arg(message))
+                .await
+                .map(|_| ())
+        })
+    }
+
+    fn check(&self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            self.run::<String>(&redis::cmd("PING"))
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    fn connected(&self) -> bool {
+        self.connected.load(Ordering::Relaxed)
+    }
+}

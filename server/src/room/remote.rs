@@ -1,0 +1,409 @@
+//! Participants whose WebSocket landed on another node than their meeting's room.
+//!
+//! The node holding the socket (the *socket node*) keeps the session: authentication, size and
+//! rate limits, parsing. What the session would hand to a local room it sends over the
+//! cluster bus to the *room node* instead: `join`, each later message, and the socket closing.
+//! The room node stands in for the socket with a [`ConnHandle`] of its own whose queue is
+//! forwarded back (`deliver`), and whose closing closes the real socket (`close`). The room
+//! cannot tell a relayed participant from a local one.
+
+use super::conn::{close_code, CloseSignal, ConnHandle, Outbound};
+use super::{RoomCommand, RoomError, RoomHandle, Rooms};
+use crate::auth::Identity;
+use crate::cluster::{Cluster, NodeId};
+use crate::metrics::Metrics;
+use parlor_protocol::api::Meeting;
+use parlor_protocol::signal::ClientMessage;
+use parlor_protocol::{ErrorBody, ErrorCode, MeetingCode, ParticipantId, UserId};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+/// How long a socket node waits for the room node to answer a join.
+const JOIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What nodes tell each other about relayed participants. Connections are named by the
+/// socket node's id and its own connection id.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
+enum Relay {
+    /// Socket node → room node.
+    Join {
+        from: NodeId,
+        conn: u64,
+        code: MeetingCode,
+        user_id: UserId,
+        name: String,
+        guest: bool,
+        resume_token: Option<String>,
+    },
+    Message {
+        from: NodeId,
+        conn: u64,
+        msg: ClientMessage,
+    },
+    Gone {
+        from: NodeId,
+        conn: u64,
+    },
+    /// Room node → socket node.
+    Joined {
+        conn: u64,
+        outcome: JoinOutcome,
+    },
+    Deliver {
+        conn: u64,
+        text: String,
+    },
+    Close {
+        conn: u64,
+        code: u16,
+        reason: String,
+    },
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum JoinOutcome {
+    Joined(ParticipantId),
+    Refused(ErrorBody),
+    Ended(Box<Meeting>),
+}
+
+/// A relayed participant, as its room node keeps it.
+struct Proxy {
+    room: RoomHandle,
+    participant: ParticipantId,
+    conn: ConnHandle,
+}
+
+/// Both ends of relaying, for one node.
+pub struct Remote {
+    cluster: Arc<dyn Cluster>,
+    metrics: Metrics,
+    outbound_queue: usize,
+    /// Socket side: joins waiting for the room node's answer, and sessions joined elsewhere.
+    pending: Mutex<HashMap<u64, oneshot::Sender<JoinOutcome>>>,
+    sockets: Mutex<HashMap<u64, ConnHandle>>,
+    /// Room side: stand-ins for sockets on other nodes.
+    proxies: Mutex<HashMap<(NodeId, u64), Proxy>>,
+}
+
+/// A session's way to its room, wherever the room runs.
+#[derive(Clone)]
+pub enum RoomLink {
+    Here(RoomHandle),
+    There {
+        node: NodeId,
+        conn: u64,
+        remote: Arc<Remote>,
+    },
+}
+
+impl RoomLink {
+    /// Hands a session's command to the room; false when the room is gone.
+    pub async fn send(&self, cmd: RoomCommand) -> bool {
+        match self {
+            Self::Here(room) => room.send(cmd).await,
+            Self::There { node, conn, remote } => {
+                let me = remote.cluster.node_id().to_owned();
+                let relay = match cmd {
+                    RoomCommand::Message { msg, .. } => Relay::Message {
+                        from: me,
+                        conn: *conn,
+                        msg,
+                    },
+                    RoomCommand::Disconnected { .. } => {
+                        remote.forget_socket(*conn);
+                        Relay::Gone {
+                            from: me,
+                            conn: *conn,
+                        }
+                    }
+                    // Only sessions' commands travel; the rest are this node's own business.
+                    _ => return false,
+                };
+                remote.post(node, &relay).await && remote.has_socket(*conn)
+            }
+        }
+    }
+
+    pub fn is_closed(&self) -> bool {
+        match self {
+            Self::Here(room) => room.is_closed(),
+            Self::There { conn, remote, .. } => !remote.has_socket(*conn),
+        }
+    }
+}
+
+impl Remote {
+    pub fn new(cluster: Arc<dyn Cluster>, metrics: Metrics, outbound_queue: usize) -> Self {
+        Self {
+            cluster,
+            metrics,
+            outbound_queue,
+            pending: Mutex::default(),
+            sockets: Mutex::default(),
+            proxies: Mutex::default(),
+        }
+    }
+
+    async fn post(&self, to: &str, relay: &Relay) -> bool {
+        let Ok(bytes) = serde_json::to_vec(relay) else {
+            return false;
+        };
+        match self.cluster.send(to, &bytes).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, node = to, "cannot relay to the room's node");
+                false
+            }
+        }
+    }
+
+    fn has_socket(&self, conn: u64) -> bool {
+        self.sockets.lock().is_ok_and(|s| s.contains_key(&conn))
+    }
+
+    fn forget_socket(&self, conn: u64) {
+        if let Ok(mut s) = self.sockets.lock() {
+            s.remove(&conn);
+        }
+    }
+
+    /// Joins the room `node` hosts for the session on `conn`.
+    pub async fn join(
+        self: &Arc<Self>,
+        node: NodeId,
+        code: &MeetingCode,
+        identity: Identity,
+        conn: ConnHandle,
+        resume_token: Option<String>,
+    ) -> Result<(RoomLink, ParticipantId), RoomError> {
+        let (reply, answer) = oneshot::channel();
+        if let Ok(mut p) = self.pending.lock() {
+            p.insert(conn.id, reply);
+        }
+        // Registered before asking, so nothing the room sends right after `joined` is lost.
+        if let Ok(mut s) = self.sockets.lock() {
+            s.insert(conn.id, conn.clone());
+        }
+        let asked = self
+            .post(
+                &node,
+                &Relay::Join {
+                    from: self.cluster.node_id().to_owned(),
+                    conn: conn.id,
+                    code: code.clone(),
+                    user_id: identity.user_id,
+                    name: identity.display_name,
+                    guest: identity.guest,
+                    resume_token,
+                },
+            )
+            .await;
+        let outcome = if asked {
+            tokio::time::timeout(JOIN_TIMEOUT, answer)
+                .await
+                .ok()
+                .and_then(Result::ok)
+        } else {
+            None
+        };
+        if let Ok(mut p) = self.pending.lock() {
+            p.remove(&conn.id);
+        }
+        match outcome {
+            Some(JoinOutcome::Joined(participant)) => Ok((
+                RoomLink::There {
+                    node,
+                    conn: conn.id,
+                    remote: self.clone(),
+                },
+                participant,
+            )),
+            other => {
+                self.forget_socket(conn.id);
+                Err(match other {
+                    Some(JoinOutcome::Refused(e)) => RoomError::Refused(e),
+                    Some(JoinOutcome::Ended(meeting)) => RoomError::Ended(*meeting),
+                    _ => RoomError::Refused(ErrorBody::new(
+                        ErrorCode::Unavailable,
+                        "the server hosting this meeting did not answer; try again",
+                    )),
+                })
+            }
+        }
+    }
+
+    /// Handles what arrives on this node's bus until it closes.
+    pub async fn run(self: Arc<Self>, rooms: Arc<Rooms>, mut inbox: mpsc::Receiver<Vec<u8>>) {
+        while let Some(bytes) = inbox.recv().await {
+            match serde_json::from_slice::<Relay>(&bytes) {
+                Ok(relay) => self.clone().handle(&rooms, relay).await,
+                Err(e) => tracing::warn!(error = %e, "unreadable message on the cluster bus"),
+            }
+        }
+    }
+
+    async fn handle(self: Arc<Self>, rooms: &Arc<Rooms>, relay: Relay) {
+        match relay {
+            Relay::Join {
+                from,
+                conn,
+                code,
+                user_id,
+                name,
+                guest,
+                resume_token,
+            } => {
+                // Joining waits on the room; the bus goes on meanwhile.
+                let rooms = rooms.clone();
+                let identity = Identity {
+                    user_id,
+                    display_name: name,
+                    guest,
+                };
+                tokio::spawn(async move {
+                    self.admit(&rooms, from, conn, code, identity, resume_token)
+                        .await;
+                });
+            }
+            Relay::Message { from, conn, msg } => {
+                let target = self.proxies.lock().ok().and_then(|p| {
+                    p.get(&(from, conn))
+                        .map(|x| (x.room.clone(), x.participant.clone(), x.conn.id))
+                });
+                if let Some((room, from, conn_id)) = target {
+                    room.send(RoomCommand::Message { from, conn_id, msg }).await;
+                }
+            }
+            Relay::Gone { from, conn } => {
+                let proxy = self
+                    .proxies
+                    .lock()
+                    .ok()
+                    .and_then(|mut p| p.remove(&(from, conn)));
+                if let Some(proxy) = proxy {
+                    proxy
+                        .room
+                        .send(RoomCommand::Disconnected {
+                            from: proxy.participant,
+                            conn_id: proxy.conn.id,
+                        })
+                        .await;
+                    proxy.conn.close.close(close_code::NORMAL, "");
+                }
+            }
+            Relay::Joined { conn, outcome } => {
+                if let Some(reply) = self.pending.lock().ok().and_then(|mut p| p.remove(&conn)) {
+                    let _ = reply.send(outcome);
+                }
+            }
+            Relay::Deliver { conn, text } => {
+                let socket = self.sockets.lock().ok().and_then(|s| s.get(&conn).cloned());
+                if let Some(socket) = socket {
+                    socket.send_text(text.into(), &self.metrics);
+                }
+            }
+            Relay::Close { conn, code, reason } => {
+                let socket = self.sockets.lock().ok().and_then(|mut s| s.remove(&conn));
+                if let Some(socket) = socket {
+                    socket.close.close(code, &reason);
+                }
+            }
+        }
+    }
+
+    /// The room side of a relayed join: a stand-in connection whose queue goes back over the
+    /// bus, joined to the local room like any other.
+    async fn admit(
+        self: Arc<Self>,
+        rooms: &Rooms,
+        from: NodeId,
+        conn: u64,
+        code: MeetingCode,
+        identity: Identity,
+        resume_token: Option<String>,
+    ) {
+        let (tx, rx) = mpsc::channel(self.outbound_queue);
+        let stand_in = ConnHandle {
+            id: rooms.next_conn_id(),
+            tx,
+            close: CloseSignal::default(),
+        };
+        let outcome = match rooms
+            .join_here(&code, identity, stand_in.clone(), resume_token)
+            .await
+        {
+            Ok((room, participant)) => {
+                if let Ok(mut p) = self.proxies.lock() {
+                    p.insert(
+                        (from.clone(), conn),
+                        Proxy {
+                            room,
+                            participant: participant.clone(),
+                            conn: stand_in.clone(),
+                        },
+                    );
+                }
+                JoinOutcome::Joined(participant)
+            }
+            Err(RoomError::Refused(e)) => JoinOutcome::Refused(e),
+            Err(RoomError::Ended(m)) => JoinOutcome::Ended(Box::new(m)),
+        };
+        let joined = matches!(outcome, JoinOutcome::Joined(_));
+        // The answer goes first, then what the room queued (its `joined` among it).
+        self.post(&from, &Relay::Joined { conn, outcome }).await;
+        if joined {
+            tokio::spawn(self.forward(from, conn, rx, stand_in.close));
+        }
+    }
+
+    /// Sends a stand-in's queue to the socket node until the room closes it, then closes the
+    /// socket with the same code.
+    async fn forward(
+        self: Arc<Self>,
+        to: NodeId,
+        conn: u64,
+        mut rx: mpsc::Receiver<Outbound>,
+        close: CloseSignal,
+    ) {
+        loop {
+            let next = tokio::select! {
+                biased;
+                () = close.closed() => break,
+                next = rx.recv() => next,
+            };
+            match next {
+                Some(Outbound::Text(text)) => {
+                    let relay = Relay::Deliver {
+                        conn,
+                        text: text.to_string(),
+                    };
+                    self.post(&to, &relay).await;
+                }
+                // The socket node keeps its own heartbeat.
+                Some(Outbound::Ping) => {}
+                None => break,
+            }
+        }
+        while let Ok(Outbound::Text(text)) = rx.try_recv() {
+            self.post(
+                &to,
+                &Relay::Deliver {
+                    conn,
+                    text: text.to_string(),
+                },
+            )
+            .await;
+        }
+        let (code, reason) = close.reason();
+        if let Ok(mut p) = self.proxies.lock() {
+            p.remove(&(to.clone(), conn));
+        }
+        self.post(&to, &Relay::Close { conn, code, reason }).await;
+    }
+}

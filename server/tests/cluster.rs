@@ -1,0 +1,150 @@
+//! The cluster's shared state in a real `redis-server`: nodes register and drop out, a room is
+//! claimed by exactly one live node and re-placed when that node is gone, messages reach
+//! another node's bus, and a node rides out Redis going away and coming back.
+
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+use parlor_protocol::MeetingCode;
+use parlor_server::cluster::redis::RedisCluster;
+use parlor_server::cluster::{Cluster, ClusterError, Inbox, NodeLoad};
+use parlor_testkit::{eventually, RedisServer};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+fn load(rooms: u32) -> NodeLoad {
+    NodeLoad {
+        media: "127.0.0.1:9".into(),
+        rooms,
+        accepting: true,
+        ..NodeLoad::default()
+    }
+}
+
+fn node(redis: &RedisServer, id: &str) -> (Arc<RedisCluster>, Inbox, CancellationToken) {
+    let stop = CancellationToken::new();
+    let (cluster, inbox) = RedisCluster::start(&redis.url(), id.into(), stop.clone()).unwrap();
+    cluster.set_load(load(0));
+    (cluster, inbox, stop)
+}
+
+async fn up(cluster: &RedisCluster, n: usize) {
+    eventually(&format!("{n} nodes up"), || async {
+        cluster.nodes().await.is_ok_and(|nodes| nodes.len() == n)
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_are_placed_once_and_move_when_their_node_is_gone() {
+    let redis = RedisServer::start();
+    let (a, _a_inbox, stop_a) = node(&redis, "node-a");
+    let (b, mut b_inbox, _stop_b) = node(&redis, "node-b");
+    up(&b, 2).await;
+
+    // Both ask at once, many times: one node holds the room, the same for everyone.
+    let code = MeetingCode::from("abc-defg-hij");
+    let asks = (0..20).map(|i| {
+        let (node, code) = (if i % 2 == 0 { a.clone() } else { b.clone() }, code.clone());
+        tokio::spawn(async move { node.place(&code).await.unwrap() })
+    });
+    let mut holders = Vec::new();
+    for ask in asks {
+        holders.push(ask.await.unwrap());
+    }
+    assert!(holders.iter().all(|h| h == &holders[0]), "{holders:?}");
+    assert_eq!(holders[0], "node-a", "the less loaded (then lower) id");
+
+    // Load counts: a busier node-a sends the next meeting to node-b.
+    a.set_load(load(5));
+    eventually("node-a's load seen", || async {
+        b.nodes()
+            .await
+            .unwrap()
+            .iter()
+            .any(|n| n.id == "node-a" && n.load.rooms == 5)
+    })
+    .await;
+    assert_eq!(
+        b.place(&MeetingCode::from("xyz-abcd-efg")).await.unwrap(),
+        "node-b"
+    );
+
+    // Only the holder releases.
+    b.release(&code).await;
+    assert_eq!(redis.cli(&["GET", "parlor:room:abc-defg-hij"]), "node-a");
+
+    // Messages reach the other node's bus.
+    a.send("node-b", b"hello").await.unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(5), b_inbox.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got, b"hello");
+
+    // node-a stops: it leaves the registry, and its room goes to a live node.
+    stop_a.cancel();
+    up(&b, 1).await;
+    assert_eq!(b.place(&code).await.unwrap(), "node-b");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_stops_beating_loses_its_rooms_within_its_ttl() {
+    let redis = RedisServer::start();
+    let (b, _b_inbox, _stop_b) = node(&redis, "node-b");
+    up(&b, 1).await;
+    // node-a beat once, holds a room, then died without a word (kill -9): its entry is left
+    // to expire.
+    let ttl = parlor_server::cluster::redis::NODE_TTL;
+    let entry = serde_json::to_string(&load(0)).unwrap();
+    let ttl_ms = ttl.as_millis().to_string();
+    redis.cli(&["SET", "parlor:node:node-a", &entry, "PX", &ttl_ms]);
+    redis.cli(&["SADD", "parlor:nodes", "node-a"]);
+    redis.cli(&["SET", "parlor:room:abc-defg-hij", "node-a"]);
+    let died = Instant::now();
+    let code = MeetingCode::from("abc-defg-hij");
+    assert_eq!(b.place(&code).await.unwrap(), "node-a", "still beating");
+    eventually("node-a's room re-placed", || async {
+        b.place(&code).await.is_ok_and(|n| n == "node-b")
+    })
+    .await;
+    let after = died.elapsed();
+    eprintln!("a dead node's room was re-placed {after:?} after its last heartbeat");
+    assert!(
+        after >= ttl.saturating_sub(Duration::from_millis(100)),
+        "{after:?}"
+    );
+    up(&b, 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_going_away_and_back_is_ridden_out() {
+    let mut redis = RedisServer::start();
+    let (a, _a_inbox, _stop_a) = node(&redis, "node-a");
+    up(&a, 1).await;
+    assert!(a.check().await.is_ok());
+
+    redis.kill();
+    let down = a.place(&MeetingCode::from("abc-defg-hij")).await;
+    assert!(
+        matches!(down, Err(ClusterError::Unavailable(_))),
+        "{down:?}"
+    );
+    assert!(a.check().await.is_err());
+    eventually("the node notices", || async { !a.connected() }).await;
+
+    redis.restart();
+    let back = Instant::now();
+    eventually("the node is back in the cluster", || async {
+        a.connected() && a.nodes().await.is_ok_and(|n| n.len() == 1)
+    })
+    .await;
+    eprintln!(
+        "back in the cluster {:?} after Redis restarted",
+        back.elapsed()
+    );
+    assert_eq!(
+        a.place(&MeetingCode::from("abc-defg-hij")).await.unwrap(),
+        "node-a"
+    );
+}
