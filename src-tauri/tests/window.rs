@@ -133,6 +133,12 @@ async fn press(desk: &Desk, app: &mut Running, artifacts: &Path, label: &str) {
     desk.click(at("pageX", "x", "width"), at("pageY", "y", "height"));
 }
 
+/// Whether a reported tile is the other participant's (a browser tab that already left may
+/// still have one, frozen).
+fn is_other(tile: &Value, name: &str) -> bool {
+    tile["isSelf"] == false && tile["name"].as_str().is_some_and(|n| n.contains(name))
+}
+
 /// Waits until the window has drawn a good run of the other side's pictures, then checks in
 /// two screenshots a second apart that the remote tile moves and is not blank. The other side
 /// then leaves and must have decoded the app's camera cleanly.
@@ -146,7 +152,7 @@ async fn the_other_side_shows(
     let page = report_when(app, &report_path, "the other side drawn", |r| {
         let tile = r["call"]["tiles"]
             .as_array()
-            .is_some_and(|t| t.iter().any(|t| t["isSelf"] == false));
+            .is_some_and(|t| t.iter().any(|t| is_other(t, other.name())));
         let drawn = r["call"]["drawn"].as_object().is_some_and(|d| {
             d.iter()
                 .any(|(id, c)| id != "local" && c["drawn"].as_u64().unwrap_or(0) >= 30)
@@ -157,7 +163,7 @@ async fn the_other_side_shows(
     let call = &page["call"];
     let remote_tile = call["tiles"]
         .as_array()
-        .and_then(|t| t.iter().find(|t| t["isSelf"] == false).cloned())
+        .and_then(|t| t.iter().find(|t| is_other(t, other.name())).cloned())
         .unwrap();
     // Two screenshots a second apart: inside the remote tile, the picture moved and is not
     // blank.

@@ -79,6 +79,19 @@ struct Proxy {
     conn: ConnHandle,
 }
 
+impl Proxy {
+    /// The socket it stands in for is gone: the room hears so, as from a local session.
+    async fn disconnect(self, code: u16) {
+        self.room
+            .send(RoomCommand::Disconnected {
+                from: self.participant,
+                conn_id: self.conn.id,
+            })
+            .await;
+        self.conn.close.close(code, "");
+    }
+}
+
 /// Both ends of relaying, for one node.
 pub struct Remote {
     cluster: Arc<dyn Cluster>,
@@ -86,7 +99,8 @@ pub struct Remote {
     outbound_queue: usize,
     /// Socket side: joins waiting for the room node's answer, and sessions joined elsewhere.
     pending: Mutex<HashMap<u64, oneshot::Sender<JoinOutcome>>>,
-    sockets: Mutex<HashMap<u64, ConnHandle>>,
+    /// Sessions joined to a room on another node, with that node.
+    sockets: Mutex<HashMap<u64, (NodeId, ConnHandle)>>,
     /// Room side: stand-ins for sockets on other nodes.
     proxies: Mutex<HashMap<(NodeId, u64), Proxy>>,
 }
@@ -188,7 +202,7 @@ impl Remote {
         }
         // Registered before asking, so nothing the room sends right after `joined` is lost.
         if let Ok(mut s) = self.sockets.lock() {
-            s.insert(conn.id, conn.clone());
+            s.insert(conn.id, (node.clone(), conn.clone()));
         }
         let asked = self
             .post(
@@ -238,12 +252,68 @@ impl Remote {
         }
     }
 
-    /// Handles what arrives on this node's bus until it closes.
+    /// Handles what arrives on this node's bus until it closes, and looks after the relayed
+    /// participants of nodes that stop.
     pub async fn run(self: Arc<Self>, rooms: Arc<Rooms>, mut inbox: mpsc::Receiver<Vec<u8>>) {
+        let watching = tokio::spawn(self.clone().watch());
         while let Some(bytes) = inbox.recv().await {
             match serde_json::from_slice::<Relay>(&bytes) {
                 Ok(relay) => self.clone().handle(&rooms, relay).await,
                 Err(e) => tracing::warn!(error = %e, "unreadable message on the cluster bus"),
+            }
+        }
+        watching.abort();
+    }
+
+    /// Once a second, compares the relayed participants with the nodes that are up. A session
+    /// whose room's node has stopped is closed as a restart, so its client reconnects and
+    /// resumes where the meeting is placed next; a participant whose socket's node has stopped
+    /// is disconnected from its room (which waits for it to resume, as for any lost socket).
+    async fn watch(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            // Without the registry nothing can be told about other nodes: wait.
+            let Ok(nodes) = self.cluster.nodes().await else {
+                continue;
+            };
+            let up = |id: &str| nodes.iter().any(|n| n.id == id);
+            let orphans: Vec<ConnHandle> = self
+                .sockets
+                .lock()
+                .map(|mut s| {
+                    let gone: Vec<u64> = s
+                        .iter()
+                        .filter(|(_, (node, _))| !up(node))
+                        .map(|(id, _)| *id)
+                        .collect();
+                    gone.iter()
+                        .filter_map(|id| s.remove(id))
+                        .map(|(_, c)| c)
+                        .collect()
+                })
+                .unwrap_or_default();
+            for socket in orphans {
+                tracing::info!(
+                    conn = socket.id,
+                    "the meeting's server stopped; asking the client to reconnect"
+                );
+                socket.close.close(
+                    close_code::RESTARTING,
+                    "the meeting's server stopped; reconnect to resume",
+                );
+            }
+            let stranded: Vec<Proxy> = self
+                .proxies
+                .lock()
+                .map(|mut p| {
+                    let gone: Vec<(NodeId, u64)> =
+                        p.keys().filter(|(node, _)| !up(node)).cloned().collect();
+                    gone.iter().filter_map(|k| p.remove(k)).collect()
+                })
+                .unwrap_or_default();
+            for proxy in stranded {
+                proxy.disconnect(close_code::GOING_AWAY).await;
             }
         }
     }
@@ -287,14 +357,7 @@ impl Remote {
                     .ok()
                     .and_then(|mut p| p.remove(&(from, conn)));
                 if let Some(proxy) = proxy {
-                    proxy
-                        .room
-                        .send(RoomCommand::Disconnected {
-                            from: proxy.participant,
-                            conn_id: proxy.conn.id,
-                        })
-                        .await;
-                    proxy.conn.close.close(close_code::NORMAL, "");
+                    proxy.disconnect(close_code::NORMAL).await;
                 }
             }
             Relay::Joined { conn, outcome } => {
@@ -303,14 +366,18 @@ impl Remote {
                 }
             }
             Relay::Deliver { conn, text } => {
-                let socket = self.sockets.lock().ok().and_then(|s| s.get(&conn).cloned());
+                let socket = self
+                    .sockets
+                    .lock()
+                    .ok()
+                    .and_then(|s| s.get(&conn).map(|(_, c)| c.clone()));
                 if let Some(socket) = socket {
                     socket.send_text(text.into(), &self.metrics);
                 }
             }
             Relay::Close { conn, code, reason } => {
                 let socket = self.sockets.lock().ok().and_then(|mut s| s.remove(&conn));
-                if let Some(socket) = socket {
+                if let Some((_, socket)) = socket {
                     socket.close.close(code, &reason);
                 }
             }

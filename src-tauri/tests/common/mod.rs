@@ -115,6 +115,7 @@ fn parlor_client() -> PathBuf {
 pub struct Client {
     process: Running,
     stats: PathBuf,
+    name: String,
 }
 
 impl Client {
@@ -148,7 +149,12 @@ impl Client {
         Self {
             process: Running(process),
             stats,
+            name: name.to_owned(),
         }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// Leaves (as Ctrl-C does) and returns the statistics it wrote.
