@@ -190,19 +190,6 @@ impl Drop for NodeProcess {
     }
 }
 
-async fn guest(server: &str, name: &str) -> String {
-    let token: serde_json::Value = reqwest::Client::new()
-        .post(format!("{server}/auth/token"))
-        .json(&serde_json::json!({ "displayName": name }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    token["token"].as_str().unwrap().to_owned()
-}
-
 /// A participant whose socket is on node-b while the meeting's room runs on node-a. node-a is
 /// killed: node-b notices once node-a's heartbeat expires and closes the socket as a restart;
 /// the client comes back and resumes, and the meeting now runs on node-b.
@@ -218,7 +205,7 @@ async fn a_killed_nodes_meeting_resumes_on_another_node() {
     })
     .await;
     let code = parlor_testkit::http::host_meeting(&b.url, "Failover").await;
-    let token = guest(&b.url, "Bo").await;
+    let token = parlor_testkit::http::guest_token(&b.url, "Bo").await;
     let ws = |url: &str| format!("{}/ws/signal?token={token}", url.replace("http", "ws"));
 
     // Joined through node-b; the room runs on node-a (equally loaded, lower id).

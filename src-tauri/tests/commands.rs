@@ -102,20 +102,8 @@ async fn a_call_through_the_commands_draws_the_remote_picture() {
     let (_app, webview) = app();
 
     // The page: a guest token, the signaling socket, `join`.
-    let token: Value = reqwest::Client::new()
-        .post(format!("{}/auth/token", s.url))
-        .json(&json!({"displayName": "App"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let ws_url = format!(
-        "{}/ws/signal?token={}",
-        s.url.replace("http", "ws"),
-        token["token"].as_str().unwrap()
-    );
+    let token = parlor_testkit::http::guest_token(&s.url, "App").await;
+    let ws_url = format!("{}/ws/signal?token={token}", s.url.replace("http", "ws"));
     let mut page = WsClient::connect(&ws_url).await;
     page.send(json!({"type": "join", "roomId": room})).await;
     page.expect("joined").await;

@@ -39,3 +39,18 @@ pub async fn host_meeting(server: &str, title: &str) -> String {
         .expect("meeting body");
     meeting["code"].as_str().expect("code").to_owned()
 }
+
+/// A guest token for `name` from `server`.
+pub async fn guest_token(server: &str, name: &str) -> String {
+    let token: Value = reqwest::Client::new()
+        .post(format!("{server}/auth/token"))
+        .json(&json!({ "displayName": name }))
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .expect("a guest token")
+        .json()
+        .await
+        .expect("token body");
+    token["token"].as_str().expect("token").to_owned()
+}
