@@ -85,3 +85,58 @@ async fn clients_on_different_nodes_meet_in_one_room() {
     }
     eprintln!("the room ran on {host}; every client decoded every other's video");
 }
+
+/// `kill -9` of the node hosting a call's room, with both clients' sockets on another node:
+/// that node notices once the dead node's heartbeat expires and closes their sockets as a
+/// restart; the clients join again with their resume tokens, the meeting is placed on a live
+/// node, and they decode each other's video again. The time from the kill to pictures
+/// decoded again is printed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_recover_when_their_rooms_node_is_killed() {
+    let redis = RedisServer::start();
+    let ([mut a, b], _data) = parlor_testkit::server::two_nodes(&redis).await;
+    let code = parlor_testkit::http::host_meeting(&b.url, "Failover").await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = |n: &str| dir.path().join(format!("{n}.json"));
+    let x = client(&b.url, &code, "X", Some(25), &path("x"), &[]);
+    let y = client(&b.url, &code, "Y", Some(25), &path("y"), &[]);
+    eventually("the room placed on node-a", || async {
+        redis.cli(&["GET", &format!("parlor:room:{code}")]) == "node-a"
+    })
+    .await;
+    // Media flows through node-a for a while, then it dies.
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    a.kill();
+    let killed_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    eventually("the meeting re-placed", || async {
+        redis.cli(&["GET", &format!("parlor:room:{code}")]) == "node-b"
+    })
+    .await;
+
+    let (xr, yr) = (
+        finished(x, path("x")).await.0,
+        finished(y, path("y")).await.0,
+    );
+    for (me, other) in [(&xr, &yr), (&yr, &xr)] {
+        assert_eq!(me["reconnects"], 1, "{me}");
+        let video = me["remote"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["peerId"] == other["participantId"] && t["kind"] == "video")
+            .unwrap_or_else(|| panic!("no video from the other after recovering: {me}"));
+        assert!(video["framesDecoded"].as_u64().unwrap() >= 30, "{video}");
+        assert_eq!(video["framesCorrupt"], 0, "{video}");
+        let back = me["recoveredAtMs"][0].as_u64().unwrap();
+        eprintln!(
+            "node-a killed: pictures decoded again {} ms after the kill ({} ms after the client \
+             lost its server); {} decoded since",
+            back.saturating_sub(killed_at),
+            me["recoveryMs"][0],
+            video["framesDecoded"]
+        );
+    }
+}

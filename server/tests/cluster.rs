@@ -149,61 +149,13 @@ async fn redis_going_away_and_back_is_ridden_out() {
     );
 }
 
-/// A `parlor-server` process in the cluster, killed (SIGKILL) when dropped.
-struct NodeProcess {
-    child: std::process::Child,
-    url: String,
-}
-
-impl NodeProcess {
-    fn start(id: &str, redis: &RedisServer, database: &str, data: &std::path::Path) -> Self {
-        let port = parlor_testkit::free_port();
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_parlor-server"))
-            .args(["--listen", &format!("127.0.0.1:{port}"), "--node-id", id])
-            .args(["--redis-url", &redis.url(), "--database-url", database])
-            .args([
-                "--token-secret",
-                "a shared token secret for every node of this cluster",
-            ])
-            .args(["--media-port", "0", "--media-bind", "127.0.0.1"])
-            .arg("--data-dir")
-            .arg(data.join(id))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        Self {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        }
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for NodeProcess {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
 /// A participant whose socket is on node-b while the meeting's room runs on node-a. node-a is
 /// killed: node-b notices once node-a's heartbeat expires and closes the socket as a restart;
 /// the client comes back and resumes, and the meeting now runs on node-b.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_nodes_meeting_resumes_on_another_node() {
     let redis = RedisServer::start();
-    let database = parlor_testkit::Postgres::shared().create_database();
-    let data = tempfile::tempdir().unwrap();
-    let mut a = NodeProcess::start("node-a", &redis, &database, data.path());
-    let b = NodeProcess::start("node-b", &redis, &database, data.path());
-    eventually("both nodes registered", || async {
-        redis.cli(&["EXISTS", "parlor:node:node-a", "parlor:node:node-b"]) == "2"
-    })
-    .await;
+    let ([mut a, b], _data) = parlor_testkit::server::two_nodes(&redis).await;
     let code = parlor_testkit::http::host_meeting(&b.url, "Failover").await;
     let token = parlor_testkit::http::guest_token(&b.url, "Bo").await;
     let ws = |url: &str| format!("{}/ws/signal?token={token}", url.replace("http", "ws"));

@@ -12,7 +12,7 @@ mod taps;
 use crate::capture::CaptureError;
 use crate::codec::CodecError;
 use parlor_protocol::signal::{ClientMessage, ServerMessage, Target, TrackInfo, TransportKind};
-use parlor_protocol::{ErrorBody, MeetingCode};
+use parlor_protocol::{ErrorBody, MeetingCode, ParticipantId};
 pub use session::MediaSession;
 use signaling::Signaling;
 use stats::{CallReport, LocalTrackStats, RemoteTrack};
@@ -186,6 +186,9 @@ impl Shared {
             local,
             ended: ended.map(str::to_owned),
             cpu: self.cpu.report(),
+            reconnects: 0,
+            recovery_ms: Vec::new(),
+            recovered_at_ms: Vec::new(),
         }
     }
 }
@@ -216,7 +219,55 @@ impl PeerConnectionEventHandler for PublishHandler {
     }
 }
 
-/// Runs a call until `duration` passes, the meeting ends or [`Control::Leave`] arrives.
+/// How long a call keeps trying to get back into its meeting after losing its server.
+const RECONNECT_BUDGET: Duration = Duration::from_secs(30);
+
+/// How one connection to the meeting ended.
+enum Outcome {
+    /// The call is over, for this reason (as in [`CallReport::ended`]).
+    Over(String),
+    /// The server went away (a dropped socket, a restart): join again and resume.
+    Lost(String),
+    Failed(CallError),
+}
+
+/// Connects and joins (resuming with `resume`), returning the socket and the `joined` parts
+/// the call needs.
+async fn join(
+    config: &CallConfig,
+    token: &str,
+    resume: Option<String>,
+    names: &mut HashMap<String, String>,
+) -> Result<(Signaling, ParticipantId, String), CallError> {
+    let mut sig = Signaling::connect(&config.server, token, &config.trust).await?;
+    sig.send(&ClientMessage::Join {
+        room_id: MeetingCode(config.room.clone()),
+        resume_token: resume,
+        request_id: None,
+    })
+    .await?;
+    loop {
+        match sig.recv().await {
+            Some(Ok(ServerMessage::Joined {
+                participant_id,
+                peers,
+                resume_token,
+                ..
+            })) => {
+                names.extend(peers.into_iter().map(|p| (p.peer_id.0, p.display_name)));
+                return Ok((sig, participant_id, resume_token));
+            }
+            Some(Ok(ServerMessage::Error(e))) => return Err(CallError::Server(e)),
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => return Err(e),
+            None => return Err(CallError::Signaling("closed before joining".into())),
+        }
+    }
+}
+
+/// Runs a call until `duration` passes, the meeting ends or [`Control::Leave`] arrives. When
+/// the server goes away mid-call (a node stopping or dying in a cluster), it joins again with
+/// its resume token, for up to [`RECONNECT_BUDGET`], and media starts afresh.
 pub async fn run(
     config: CallConfig,
     duration: Option<Duration>,
@@ -224,137 +275,276 @@ pub async fn run(
     events: mpsc::UnboundedSender<CallEvent>,
 ) -> Result<CallReport, CallError> {
     let token = signaling::guest_token(&config.server, &config.name, &config.trust).await?;
-    let mut sig = Signaling::connect(&config.server, &token.token, &config.trust).await?;
-    sig.send(&ClientMessage::Join {
-        room_id: MeetingCode(config.room.clone()),
-        resume_token: None,
-        request_id: None,
-    })
-    .await?;
+    let deadline = duration.map(|d| tokio::time::Instant::now() + d);
     let mut names: HashMap<String, String> = HashMap::new();
-    let participant_id = loop {
-        match sig.recv().await {
-            Some(Ok(ServerMessage::Joined {
-                participant_id,
-                peers,
-                ..
-            })) => {
-                names.extend(peers.into_iter().map(|p| (p.peer_id.0, p.display_name)));
-                break participant_id;
-            }
-            Some(Ok(ServerMessage::Error(e))) => return Err(CallError::Server(e)),
-            Some(Ok(_)) => continue,
-            Some(Err(e)) => return Err(e),
-            None => return Err(CallError::Signaling("closed before joining".into())),
+    let mut resume: Option<String> = None;
+    let mut lost: Option<(tokio::time::Instant, String)> = None;
+    let (mut reconnects, mut recovery_ms) = (0u32, Vec::new());
+    let mut recovered_at_ms = Vec::new();
+    loop {
+        let (mut sig, participant_id, resume_token) =
+            match join(&config, &token.token, resume.clone(), &mut names).await {
+                Ok(joined) => joined,
+                Err(e) => match &lost {
+                    Some((at, _)) if at.elapsed() < RECONNECT_BUDGET => {
+                        tokio::time::sleep(Duration::from_millis(250)).await;
+                        continue;
+                    }
+                    Some((_, why)) => {
+                        return Err(CallError::Signaling(format!(
+                            "lost the server ({why}) and could not join again: {e}"
+                        )))
+                    }
+                    None => return Err(e),
+                },
+            };
+        resume = Some(resume_token);
+        if lost.is_some() {
+            reconnects += 1;
         }
-    };
-    let _ = events.send(CallEvent::Joined {
-        participant_id: participant_id.to_string(),
-    });
+        let _ = events.send(CallEvent::Joined {
+            participant_id: participant_id.to_string(),
+        });
+        let (mut media, offer) = MediaSession::start(&config.media, events.clone()).await?;
+        let outcome = match offer {
+            Some(sdp) => sig
+                .send(&ClientMessage::Offer {
+                    peer_id: None,
+                    target: Some(Target::Sfu),
+                    transport: Some(TransportKind::Publish),
+                    sdp,
+                    request_id: None,
+                })
+                .await
+                .err()
+                .map(|e| Outcome::Lost(e.to_string())),
+            None => None,
+        };
+        let outcome = match outcome {
+            Some(o) => o,
+            None => {
+                let mut call = Connected {
+                    sig: &mut sig,
+                    media: &mut media,
+                    participant_id: &participant_id,
+                    names: &mut names,
+                    events: &events,
+                    lost: &mut lost,
+                    recovery_ms: &mut recovery_ms,
+                    recovered_at_ms: &mut recovered_at_ms,
+                };
+                call.run(&mut controls, deadline).await
+            }
+        };
+        match outcome {
+            Outcome::Over(reason) => {
+                let mut report = media.finish(participant_id.as_str(), &reason).await;
+                report.reconnects = reconnects;
+                report.recovery_ms = recovery_ms;
+                report.recovered_at_ms = recovered_at_ms;
+                let _ = events.send(CallEvent::Ended { reason });
+                return Ok(report);
+            }
+            Outcome::Lost(why) => {
+                tracing::info!(reason = %why, "lost the server; joining again");
+                media.close().await;
+                lost = Some((tokio::time::Instant::now(), why));
+            }
+            Outcome::Failed(e) => {
+                media.close().await;
+                return Err(e);
+            }
+        }
+    }
+}
 
-    let (mut media, offer) = MediaSession::start(&config.media, events.clone()).await?;
-    if let Some(sdp) = offer {
-        sig.send(&ClientMessage::Offer {
-            peer_id: None,
-            target: Some(Target::Sfu),
-            transport: Some(TransportKind::Publish),
-            sdp,
-            request_id: None,
-        })
-        .await?;
+/// One connection's part of a call.
+struct Connected<'a> {
+    sig: &'a mut Signaling,
+    media: &'a mut MediaSession,
+    participant_id: &'a ParticipantId,
+    names: &'a mut HashMap<String, String>,
+    events: &'a mpsc::UnboundedSender<CallEvent>,
+    /// Set while getting back after losing the server; cleared at the first picture decoded.
+    lost: &'a mut Option<(tokio::time::Instant, String)>,
+    recovery_ms: &'a mut Vec<u64>,
+    recovered_at_ms: &'a mut Vec<u64>,
+}
+
+impl Connected<'_> {
+    async fn run(
+        &mut self,
+        controls: &mut mpsc::UnboundedReceiver<Control>,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Outcome {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut recovering = tokio::time::interval(Duration::from_millis(50));
+        loop {
+            tokio::select! {
+                msg = self.sig.recv() => {
+                    let msg = match msg {
+                        Some(Ok(m)) => m,
+                        Some(Err(e)) => return Outcome::Lost(e.to_string()),
+                        None => return Outcome::Lost("the server closed the connection".into()),
+                    };
+                    if let Some(outcome) = self.on_message(msg).await {
+                        return outcome;
+                    }
+                }
+                control = controls.recv() => {
+                    if let Some(outcome) = self.on_control(control).await {
+                        return outcome;
+                    }
+                }
+                _ = tick.tick() => {
+                    let report = self.media.report(self.participant_id.as_str(), None);
+                    let _ = self.events.send(CallEvent::Stats(report));
+                }
+                _ = recovering.tick(), if self.lost.is_some() => {
+                    let report = self.media.report(self.participant_id.as_str(), None);
+                    let decoding = report.remote.iter().any(|t| t.kind == "video" && t.frames_decoded > 0);
+                    if decoding {
+                        if let Some((at, _)) = self.lost.take() {
+                            let ms = u64::try_from(at.elapsed().as_millis()).unwrap_or(u64::MAX);
+                            tracing::info!(after_ms = ms, "back in the meeting, pictures flowing");
+                            self.recovery_ms.push(ms);
+                            let now = std::time::SystemTime::now()
+                                .duration_since(std::time::UNIX_EPOCH)
+                                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+                            self.recovered_at_ms.push(now);
+                        }
+                    }
+                }
+                () = sleep_until(deadline) => {
+                    let _ = self.sig.send(&ClientMessage::Leave { request_id: None }).await;
+                    return Outcome::Over("left".to_owned());
+                }
+            }
+        }
     }
 
-    let deadline = duration.map(|d| tokio::time::Instant::now() + d);
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    let result = loop {
-        tokio::select! {
-            msg = sig.recv() => {
-                let msg = match msg {
-                    Some(Ok(m)) => m,
-                    Some(Err(e)) => break Err(e),
-                    None => break Err(CallError::Signaling("the server closed the connection".into())),
+    async fn send(&mut self, msg: &ClientMessage) -> Option<Outcome> {
+        self.sig
+            .send(msg)
+            .await
+            .err()
+            .map(|e| Outcome::Lost(e.to_string()))
+    }
+
+    async fn on_message(&mut self, msg: ServerMessage) -> Option<Outcome> {
+        let events = self.events;
+        match msg {
+            ServerMessage::Answer {
+                target: Some(Target::Sfu),
+                sdp,
+                ..
+            } => {
+                if let Err(e) = self.media.publish_answer(sdp).await {
+                    return Some(Outcome::Failed(e));
+                }
+            }
+            ServerMessage::Offer {
+                target: Some(Target::Sfu),
+                sdp,
+                ..
+            } => {
+                let sdp = match self.media.subscribe_offer(sdp).await {
+                    Ok(sdp) => sdp,
+                    Err(e) => return Some(Outcome::Failed(e)),
                 };
-                match msg {
-                    ServerMessage::Answer { target: Some(Target::Sfu), sdp, .. } => {
-                        media.publish_answer(sdp).await?;
-                    }
-                    ServerMessage::Offer { target: Some(Target::Sfu), sdp, .. } => {
-                        let sdp = media.subscribe_offer(sdp).await?;
-                        sig.send(&ClientMessage::Answer {
-                            peer_id: None,
-                            target: Some(Target::Sfu),
-                            transport: Some(TransportKind::Subscribe),
-                            sdp,
-                            request_id: None,
-                        })
-                        .await?;
-                    }
-                    ServerMessage::PeerJoined { peer_id, display_name, .. } => {
-                        names.insert(peer_id.0.clone(), display_name.clone());
-                        let _ = events.send(CallEvent::PeerJoined { peer_id: peer_id.0, name: display_name });
-                    }
-                    ServerMessage::PeerLeft { peer_id, .. } => {
-                        let _ = events.send(CallEvent::PeerLeft { peer_id: peer_id.0 });
-                    }
-                    ServerMessage::TrackPublished(t) => { let _ = events.send(CallEvent::TrackAdded(t)); }
-                    ServerMessage::TrackUnpublished(t) => { let _ = events.send(CallEvent::TrackRemoved(t)); }
-                    ServerMessage::ActiveSpeakers { peer_ids } => {
-                        let _ = events.send(CallEvent::ActiveSpeakers(peer_ids.into_iter().map(|p| p.0).collect()));
-                    }
-                    ServerMessage::Chat(m) => {
-                        let _ = events.send(CallEvent::Chat { from: m.display_name, text: m.text });
-                    }
-                    ServerMessage::Muted { peer_id, by } if peer_id == participant_id => {
-                        // The server has already marked the microphone off for everyone.
-                        media.set_mic(false);
-                        let by = names.get(by.as_str()).cloned().unwrap_or(by.0);
-                        let _ = events.send(CallEvent::MutedByHost { by });
-                    }
-                    ServerMessage::Error(e) => { let _ = events.send(CallEvent::Error(e.to_string())); }
-                    ServerMessage::MeetingEnded { reason, .. } => break Ok(format!("meeting_ended:{}", reason.as_str())),
-                    ServerMessage::Removed { .. } => break Ok("removed".to_owned()),
-                    _ => {}
-                }
-            }
-            control = controls.recv() => match control {
-                Some(c @ (Control::Mic(_) | Control::Camera(_))) => {
-                    match c {
-                        Control::Mic(on) => media.set_mic(on),
-                        _ => media.set_camera(c == Control::Camera(true)),
-                    }
-                    sig.send(&ClientMessage::MediaState {
-                        mic: media.mic_on(),
-                        camera: media.camera_on(),
+                return self
+                    .send(&ClientMessage::Answer {
+                        peer_id: None,
+                        target: Some(Target::Sfu),
+                        transport: Some(TransportKind::Subscribe),
+                        sdp,
                         request_id: None,
-                    }).await?;
-                }
-                Some(Control::Chat(text)) => {
-                    sig.send(&ClientMessage::Chat { text, request_id: None }).await?;
-                }
-                Some(Control::Leave) | None => {
-                    let _ = sig.send(&ClientMessage::Leave { request_id: None }).await;
-                    break Ok("left".to_owned());
-                }
-            },
-            _ = tick.tick() => {
-                let _ = events.send(CallEvent::Stats(media.report(participant_id.as_str(), None)));
+                    })
+                    .await;
             }
-            () = sleep_until(deadline) => {
-                let _ = sig.send(&ClientMessage::Leave { request_id: None }).await;
-                break Ok("left".to_owned());
+            ServerMessage::PeerJoined {
+                peer_id,
+                display_name,
+                ..
+            } => {
+                self.names.insert(peer_id.0.clone(), display_name.clone());
+                let _ = events.send(CallEvent::PeerJoined {
+                    peer_id: peer_id.0,
+                    name: display_name,
+                });
+            }
+            ServerMessage::PeerLeft { peer_id, .. } => {
+                let _ = events.send(CallEvent::PeerLeft { peer_id: peer_id.0 });
+            }
+            ServerMessage::TrackPublished(t) => {
+                let _ = events.send(CallEvent::TrackAdded(t));
+            }
+            ServerMessage::TrackUnpublished(t) => {
+                let _ = events.send(CallEvent::TrackRemoved(t));
+            }
+            ServerMessage::ActiveSpeakers { peer_ids } => {
+                let _ = events.send(CallEvent::ActiveSpeakers(
+                    peer_ids.into_iter().map(|p| p.0).collect(),
+                ));
+            }
+            ServerMessage::Chat(m) => {
+                let _ = events.send(CallEvent::Chat {
+                    from: m.display_name,
+                    text: m.text,
+                });
+            }
+            ServerMessage::Muted { peer_id, by } if &peer_id == self.participant_id => {
+                // The server has already marked the microphone off for everyone.
+                self.media.set_mic(false);
+                let by = self.names.get(by.as_str()).cloned().unwrap_or(by.0);
+                let _ = events.send(CallEvent::MutedByHost { by });
+            }
+            ServerMessage::Error(e) => {
+                let _ = events.send(CallEvent::Error(e.to_string()));
+            }
+            ServerMessage::ServerShutdown { reconnect_after_ms } => {
+                tokio::time::sleep(Duration::from_millis(reconnect_after_ms.min(5_000))).await;
+                return Some(Outcome::Lost("the server is restarting".into()));
+            }
+            ServerMessage::MeetingEnded { reason, .. } => {
+                return Some(Outcome::Over(format!("meeting_ended:{}", reason.as_str())))
+            }
+            ServerMessage::Removed { .. } => return Some(Outcome::Over("removed".to_owned())),
+            _ => {}
+        }
+        None
+    }
+
+    async fn on_control(&mut self, control: Option<Control>) -> Option<Outcome> {
+        match control {
+            Some(c @ (Control::Mic(_) | Control::Camera(_))) => {
+                match c {
+                    Control::Mic(on) => self.media.set_mic(on),
+                    _ => self.media.set_camera(c == Control::Camera(true)),
+                }
+                let state = ClientMessage::MediaState {
+                    mic: self.media.mic_on(),
+                    camera: self.media.camera_on(),
+                    request_id: None,
+                };
+                self.send(&state).await
+            }
+            Some(Control::Chat(text)) => {
+                self.send(&ClientMessage::Chat {
+                    text,
+                    request_id: None,
+                })
+                .await
+            }
+            Some(Control::Leave) | None => {
+                let _ = self
+                    .sig
+                    .send(&ClientMessage::Leave { request_id: None })
+                    .await;
+                Some(Outcome::Over("left".to_owned()))
             }
         }
-    };
-    let reason = match result {
-        Ok(reason) => reason,
-        Err(e) => {
-            media.close().await;
-            return Err(e);
-        }
-    };
-    let report = media.finish(participant_id.as_str(), &reason).await;
-    let _ = events.send(CallEvent::Ended { reason });
-    Ok(report)
+    }
 }
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {

@@ -61,6 +61,13 @@ pub struct CallReport {
     pub ended: Option<String>,
     /// CPU time spent in each media stage so far.
     pub cpu: StageCpuReport,
+    /// Times the call lost its server and got back into the meeting; the figures above are
+    /// since the last of them.
+    pub reconnects: u32,
+    /// For each of those, milliseconds from losing the server to the first picture decoded
+    /// again, and when that was (Unix time in milliseconds).
+    pub recovery_ms: Vec<u64>,
+    pub recovered_at_ms: Vec<u64>,
 }
 
 /// CPU time (of the threads doing the work, not wall time) per media stage, in milliseconds.

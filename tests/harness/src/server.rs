@@ -48,3 +48,79 @@ impl Drop for Server {
         }
     }
 }
+
+/// A program of this workspace, built beside the running test (`cargo test --workspace`
+/// builds every one).
+pub fn program(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("the test's own path");
+    let bin = exe
+        .parent()
+        .and_then(std::path::Path::parent)
+        .map(|dir| dir.join(name))
+        .expect("the build directory");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it (cargo build --bin {name}) or test the workspace",
+        bin.display()
+    );
+    bin
+}
+
+/// The token secret every node of a test cluster shares.
+pub const CLUSTER_SECRET: &str = "a shared token secret for every node of this cluster";
+
+/// A `parlor-server` process, one node of a cluster on loopback sharing `redis` and
+/// `database`; killed (SIGKILL, as a crash) when dropped.
+pub struct NodeProcess {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl NodeProcess {
+    pub fn start(id: &str, redis: &str, database: &str, data: &std::path::Path) -> Self {
+        let port = crate::free_port();
+        let child = std::process::Command::new(program("parlor-server"))
+            .args(["--listen", &format!("127.0.0.1:{port}"), "--node-id", id])
+            .args(["--redis-url", redis, "--database-url", database])
+            .args(["--token-secret", CLUSTER_SECRET])
+            .args(["--media-port", "0", "--media-bind", "127.0.0.1"])
+            .arg("--data-dir")
+            .arg(data.join(id))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("parlor-server starts");
+        crate::watchdog(&format!("kill -9 {} 2>/dev/null", child.id()));
+        Self {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    /// Kills it as a crash would: no goodbye to anyone.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Two `parlor-server` processes, `node-a` and `node-b`, sharing a Redis, a fresh PostgreSQL
+/// database and a token secret, once both have registered; with the directory their data
+/// lives in.
+pub async fn two_nodes(redis: &crate::RedisServer) -> ([NodeProcess; 2], tempfile::TempDir) {
+    let database = crate::Postgres::shared().create_database();
+    let data = tempfile::tempdir().expect("a temporary directory");
+    let nodes =
+        ["node-a", "node-b"].map(|id| NodeProcess::start(id, &redis.url(), &database, data.path()));
+    crate::eventually("both nodes registered", || async {
+        redis.cli(&["EXISTS", "parlor:node:node-a", "parlor:node:node-b"]) == "2"
+    })
+    .await;
+    (nodes, data)
+}
