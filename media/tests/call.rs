@@ -125,6 +125,7 @@ async fn engine_delivers_decoded_pictures_and_audio() {
     let room = parlor_testkit::http::host_meeting(&s.url, "End to end").await;
     let config = |name: &str, deliver: bool| CallConfig {
         server: s.url.clone(),
+        fallback: Vec::new(),
         room: room.clone(),
         name: name.into(),
         media: MediaConfig {

@@ -7,10 +7,18 @@
 
 mod common;
 
-use common::{client, finished, server_with, Server};
+use common::{clean_video_from, client, finished, server_with, Server};
 use parlor_testkit::{eventually, Postgres, RedisServer};
 
 const SECRET: &str = "a shared token secret for every node of this cluster";
+
+/// Waits until Redis has `code`'s room on `node`.
+async fn room_on(redis: &RedisServer, code: &str, node: &str) {
+    eventually(&format!("the room on {node}"), || async {
+        redis.cli(&["GET", &format!("parlor:room:{code}")]) == node
+    })
+    .await;
+}
 
 async fn node(id: &str, redis: &RedisServer, database: &str) -> Server {
     let (id, redis, database) = (id.to_owned(), redis.url(), database.to_owned());
@@ -73,14 +81,7 @@ async fn clients_on_different_nodes_meet_in_one_room() {
             .iter()
             .filter(|o| o["participantId"] != me["participantId"])
         {
-            let video = me["remote"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|t| t["peerId"] == other["participantId"] && t["kind"] == "video")
-                .unwrap_or_else(|| panic!("no video from {} in {me}", other["participantId"]));
-            assert!(video["framesDecoded"].as_u64().unwrap() >= 30, "{video}");
-            assert_eq!(video["framesCorrupt"], 0, "{video}");
+            clean_video_from(me, other, 30);
         }
     }
     eprintln!("the room ran on {host}; every client decoded every other's video");
@@ -100,10 +101,7 @@ async fn clients_recover_when_their_rooms_node_is_killed() {
     let path = |n: &str| dir.path().join(format!("{n}.json"));
     let x = client(&b.url, &code, "X", Some(25), &path("x"), &[]);
     let y = client(&b.url, &code, "Y", Some(25), &path("y"), &[]);
-    eventually("the room placed on node-a", || async {
-        redis.cli(&["GET", &format!("parlor:room:{code}")]) == "node-a"
-    })
-    .await;
+    room_on(&redis, &code, "node-a").await;
     // Media flows through node-a for a while, then it dies.
     tokio::time::sleep(std::time::Duration::from_secs(4)).await;
     a.kill();
@@ -111,10 +109,7 @@ async fn clients_recover_when_their_rooms_node_is_killed() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as u64;
-    eventually("the meeting re-placed", || async {
-        redis.cli(&["GET", &format!("parlor:room:{code}")]) == "node-b"
-    })
-    .await;
+    room_on(&redis, &code, "node-b").await;
 
     let (xr, yr) = (
         finished(x, path("x")).await.0,
@@ -122,14 +117,7 @@ async fn clients_recover_when_their_rooms_node_is_killed() {
     );
     for (me, other) in [(&xr, &yr), (&yr, &xr)] {
         assert_eq!(me["reconnects"], 1, "{me}");
-        let video = me["remote"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|t| t["peerId"] == other["participantId"] && t["kind"] == "video")
-            .unwrap_or_else(|| panic!("no video from the other after recovering: {me}"));
-        assert!(video["framesDecoded"].as_u64().unwrap() >= 30, "{video}");
-        assert_eq!(video["framesCorrupt"], 0, "{video}");
+        let video = clean_video_from(me, other, 30);
         let back = me["recoveredAtMs"][0].as_u64().unwrap();
         eprintln!(
             "node-a killed: pictures decoded again {} ms after the kill ({} ms after the client \
@@ -138,5 +126,153 @@ async fn clients_recover_when_their_rooms_node_is_killed() {
             me["recoveryMs"][0],
             video["framesDecoded"]
         );
+    }
+}
+
+/// A node hosting a call stops gracefully (as on SIGTERM) mid-call: it stops taking rooms,
+/// tells its clients to reconnect and leaves. The clients, which know the cluster's other
+/// address, move there; the meeting goes on (it is not ended) and they decode each other's
+/// video again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_draining_nodes_clients_move_without_the_meeting_ending() {
+    let redis = RedisServer::start();
+    let database = Postgres::shared().create_database();
+    let draining = node("n1", &redis, &database).await;
+    let staying = node("n2", &redis, &database).await;
+    eventually("two nodes registered", || async {
+        redis.cli(&["EXISTS", "parlor:node:n1", "parlor:node:n2"]) == "2"
+    })
+    .await;
+    let code = parlor_testkit::http::host_meeting(&staying.url, "Drain").await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = |n: &str| dir.path().join(format!("{n}.json"));
+    let also = ["--server", staying.url.as_str()];
+    let x = client(&draining.url, &code, "X", Some(22), &path("x"), &also);
+    let y = client(&draining.url, &code, "Y", Some(22), &path("y"), &also);
+    room_on(&redis, &code, "n1").await;
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    drop(draining);
+    room_on(&redis, &code, "n2").await;
+
+    let (xr, yr) = (
+        finished(x, path("x")).await.0,
+        finished(y, path("y")).await.0,
+    );
+    for (me, other) in [(&xr, &yr), (&yr, &xr)] {
+        assert_eq!(me["reconnects"], 1, "{me}");
+        assert_eq!(me["ended"], "left", "the meeting did not end: {me}");
+        let video = clean_video_from(me, other, 30);
+        eprintln!(
+            "drained: pictures again {} ms after the client lost its node; {} decoded since",
+            me["recoveryMs"][0], video["framesDecoded"]
+        );
+    }
+    let token = parlor_testkit::http::guest_token(&staying.url, "Check").await;
+    let meeting: serde_json::Value = reqwest::Client::new()
+        .get(format!("{}/api/meetings/{code}", staying.url))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(meeting["code"], code.as_str(), "{meeting}");
+    assert_eq!(meeting["status"], "active", "{meeting}");
+}
+
+/// Redis restarts mid-call: the call goes on (its media never passed Redis, and the relayed
+/// participant keeps its place), readiness says Redis is down and then recovers by itself, a
+/// new join meanwhile is told `unavailable`, and the meeting is still there afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_ride_out_a_redis_restart() {
+    let mut redis = RedisServer::start();
+    let database = Postgres::shared().create_database();
+    let nodes = [
+        node("n1", &redis, &database).await,
+        node("n2", &redis, &database).await,
+    ];
+    eventually("two nodes registered", || async {
+        redis.cli(&["EXISTS", "parlor:node:n1", "parlor:node:n2"]) == "2"
+    })
+    .await;
+    let code = parlor_testkit::http::host_meeting(&nodes[0].url, "Outage").await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = |n: &str| dir.path().join(format!("{n}.json"));
+    let x = client(&nodes[0].url, &code, "X", Some(20), &path("x"), &[]);
+    room_on(&redis, &code, "n1").await;
+    // Y's socket is on the other node: its signaling is relayed over Redis.
+    let y = client(&nodes[1].url, &code, "Y", Some(18), &path("y"), &[]);
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+
+    let ready = |url: String| async move {
+        reqwest::get(format!("{url}/health/ready"))
+            .await
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0)
+    };
+    redis.kill();
+    eventually("readiness says Redis is down", || {
+        ready(nodes[1].url.clone()).then_is(503)
+    })
+    .await;
+    let body = reqwest::get(format!("{}/health/ready", nodes[1].url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(body.contains("redis"), "{body}");
+    let token = parlor_testkit::http::guest_token(&nodes[1].url, "Late").await;
+    let mut late = parlor_testkit::WsClient::connect(&format!(
+        "{}/ws/signal?token={token}",
+        nodes[1].url.replace("http", "ws")
+    ))
+    .await;
+    late.send(serde_json::json!({"type": "join", "roomId": code}))
+        .await;
+    late.expect_error("unavailable").await;
+
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    redis.restart();
+    let back = std::time::Instant::now();
+    for n in &nodes {
+        eventually("readiness recovers", || ready(n.url.clone()).then_is(200)).await;
+    }
+    room_on(&redis, &code, "n1").await;
+    eprintln!(
+        "after Redis came back: ready and the room claimed again within {:?}",
+        back.elapsed()
+    );
+
+    let (xr, yr) = (
+        finished(x, path("x")).await.0,
+        finished(y, path("y")).await.0,
+    );
+    for (me, other) in [(&xr, &yr), (&yr, &xr)] {
+        assert_eq!(me["reconnects"], 0, "the call went on: {me}");
+        // About 15 s of the other's 15 fps, the outage included.
+        clean_video_from(me, other, 150);
+    }
+    let meeting: serde_json::Value = reqwest::Client::new()
+        .get(format!("{}/api/meetings/{code}", nodes[1].url))
+        .bearer_auth(parlor_testkit::http::guest_token(&nodes[1].url, "Check").await)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(meeting["status"], "active", "{meeting}");
+}
+
+/// `future.then_is(value)`: whether what it yields equals `value`.
+trait ThenIs<T> {
+    async fn then_is(self, value: T) -> bool;
+}
+
+impl<T: PartialEq, F: std::future::Future<Output = T>> ThenIs<T> for F {
+    async fn then_is(self, value: T) -> bool {
+        self.await == value
     }
 }

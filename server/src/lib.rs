@@ -138,19 +138,22 @@ async fn report_load(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     while !state.shutdown.is_cancelled() {
         tick.tick().await;
-        state.cluster.set_load(cluster::NodeLoad {
+        let rooms = state.rooms.live_codes();
+        let load = cluster::NodeLoad {
             media: media.clone(),
-            rooms: u32::try_from(state.rooms.live_count()).unwrap_or(u32::MAX),
+            rooms: u32::try_from(rooms.len()).unwrap_or(u32::MAX),
             participants: u32::try_from(state.metrics.participants.get()).unwrap_or(0),
             cpu: cpu.percent(),
             accepting: !state.shutdown.is_cancelled(),
-        });
+        };
+        state.cluster.set_load(load, rooms);
     }
-    state.cluster.set_load(cluster::NodeLoad {
+    let stopping = cluster::NodeLoad {
         media,
         accepting: false,
         ..Default::default()
-    });
+    };
+    state.cluster.set_load(stopping, Vec::new());
 }
 
 /// Serves until `shutdown` completes, then stops gracefully: rooms tell their participants

@@ -24,7 +24,7 @@ fn load(rooms: u32) -> NodeLoad {
 fn node(redis: &RedisServer, id: &str) -> (Arc<RedisCluster>, Inbox, CancellationToken) {
     let stop = CancellationToken::new();
     let (cluster, inbox) = RedisCluster::start(&redis.url(), id.into(), stop.clone()).unwrap();
-    cluster.set_load(load(0));
+    cluster.set_load(load(0), Vec::new());
     (cluster, inbox, stop)
 }
 
@@ -56,7 +56,7 @@ async fn rooms_are_placed_once_and_move_when_their_node_is_gone() {
     assert_eq!(holders[0], "node-a", "the less loaded (then lower) id");
 
     // Load counts: a busier node-a sends the next meeting to node-b.
-    a.set_load(load(5));
+    a.set_load(load(5), Vec::new());
     eventually("node-a's load seen", || async {
         b.nodes()
             .await

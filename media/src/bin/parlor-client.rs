@@ -32,9 +32,10 @@ enum Command {
 
 #[derive(clap::Args)]
 struct JoinArgs {
-    /// The server, e.g. http://127.0.0.1:8080 or https://parlor.example
-    #[arg(long)]
-    server: String,
+    /// The server, e.g. http://127.0.0.1:8080 or https://parlor.example; give it again for
+    /// other nodes of the same Parlor, tried in turn if the first goes away mid-call
+    #[arg(long, required = true)]
+    server: Vec<String>,
     /// Trust exactly the certificate with this SHA-256 fingerprint (a server hosting on a
     /// local network with a self-signed certificate prints it and advertises it); without
     /// it, HTTPS servers must have a certificate the public web's authorities vouch for
@@ -148,8 +149,10 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn join(args: JoinArgs) -> anyhow::Result<()> {
+    let mut servers = args.server.into_iter();
     let config = CallConfig {
-        server: args.server,
+        server: servers.next().unwrap_or_default(),
+        fallback: servers.collect(),
         room: args.room,
         name: args.name,
         media: MediaConfig {

@@ -56,6 +56,9 @@ pub const LOCAL_TRACK: &str = "local";
 pub struct CallConfig {
     /// `http://host:port` of a `parlor-server`.
     pub server: String,
+    /// Other addresses of the same Parlor (nodes of its cluster), tried in turn with `server`
+    /// when getting back into the meeting after the server went away.
+    pub fallback: Vec<String>,
     pub room: String,
     pub name: String,
     pub media: MediaConfig,
@@ -235,11 +238,12 @@ enum Outcome {
 /// the call needs.
 async fn join(
     config: &CallConfig,
+    server: &str,
     token: &str,
     resume: Option<String>,
     names: &mut HashMap<String, String>,
 ) -> Result<(Signaling, ParticipantId, String), CallError> {
-    let mut sig = Signaling::connect(&config.server, token, &config.trust).await?;
+    let mut sig = Signaling::connect(server, token, &config.trust).await?;
     sig.send(&ClientMessage::Join {
         room_id: MeetingCode(config.room.clone()),
         resume_token: resume,
@@ -281,9 +285,16 @@ pub async fn run(
     let mut lost: Option<(tokio::time::Instant, String)> = None;
     let (mut reconnects, mut recovery_ms) = (0u32, Vec::new());
     let mut recovered_at_ms = Vec::new();
+    let servers: Vec<&str> = std::iter::once(config.server.as_str())
+        .chain(config.fallback.iter().map(String::as_str))
+        .collect();
+    let mut attempt = 0usize;
     loop {
+        // After losing the server, every address is tried in turn.
+        let server = servers[attempt % servers.len()];
+        attempt += 1;
         let (mut sig, participant_id, resume_token) =
-            match join(&config, &token.token, resume.clone(), &mut names).await {
+            match join(&config, server, &token.token, resume.clone(), &mut names).await {
                 Ok(joined) => joined,
                 Err(e) => match &lost {
                     Some((at, _)) if at.elapsed() < RECONNECT_BUDGET => {
@@ -299,6 +310,7 @@ pub async fn run(
                 },
             };
         resume = Some(resume_token);
+        attempt = 0;
         if lost.is_some() {
             reconnects += 1;
         }

@@ -51,3 +51,21 @@ pub async fn finished(child: Child, stats: std::path::PathBuf) -> (Value, String
         .await
         .unwrap()
 }
+
+/// The video `me` (a client's statistics) received from `other`, which must have decoded at
+/// least `at_least` pictures and none corrupt.
+pub fn clean_video_from<'a>(me: &'a Value, other: &Value, at_least: u64) -> &'a Value {
+    let video = me["remote"]
+        .as_array()
+        .and_then(|r| {
+            r.iter()
+                .find(|t| t["peerId"] == other["participantId"] && t["kind"] == "video")
+        })
+        .unwrap_or_else(|| panic!("no video from {} in {me}", other["participantId"]));
+    assert!(
+        video["framesDecoded"].as_u64().unwrap_or(0) >= at_least,
+        "{video}"
+    );
+    assert_eq!(video["framesCorrupt"], 0, "{video}");
+    video
+}

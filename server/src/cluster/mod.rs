@@ -63,8 +63,9 @@ pub trait Cluster: Send + Sync + 'static {
     /// This node's room for `code` has closed; another node may host the meeting next time.
     fn release<'a>(&'a self, code: &'a MeetingCode) -> BoxFuture<'a, ()>;
 
-    /// What this node reports about itself from now on.
-    fn set_load(&self, load: NodeLoad);
+    /// What this node reports about itself from now on, and the rooms it hosts (claimed
+    /// again should the shared state have lost them, as when Redis restarts).
+    fn set_load(&self, load: NodeLoad, rooms: Vec<MeetingCode>);
 
     /// The nodes that are up, this one included.
     fn nodes(&self) -> BoxFuture<'_, Result<Vec<Node>, ClusterError>>;
@@ -108,7 +109,7 @@ impl Cluster for Alone {
         Box::pin(async {})
     }
 
-    fn set_load(&self, _load: NodeLoad) {}
+    fn set_load(&self, _load: NodeLoad, _rooms: Vec<MeetingCode>) {}
 
     fn nodes(&self) -> BoxFuture<'_, Result<Vec<Node>, ClusterError>> {
         Box::pin(async move {

@@ -62,8 +62,9 @@ pub struct RedisCluster {
     id: NodeId,
     client: redis::Client,
     conn: tokio::sync::Mutex<Option<ConnectionManager>>,
-    /// `None` until the node first says how loaded it is; it joins the registry then.
-    load: Mutex<Option<NodeLoad>>,
+    /// `None` until the node first says how loaded it is; it joins the registry then. With it,
+    /// the rooms this node hosts.
+    load: Mutex<Option<(NodeLoad, Vec<MeetingCode>)>>,
     /// Wakes the heartbeat for the first load, so the node registers at once.
     loaded: tokio::sync::Notify,
     connected: AtomicBool,
@@ -171,15 +172,15 @@ impl RedisCluster {
                 _ = tick.tick() => {}
                 () = self.loaded.notified() => {}
             }
-            let Some(load) = self.load.lock().ok().and_then(|l| l.clone()) else {
+            let Some((load, rooms)) = self.load.lock().ok().and_then(|l| l.clone()) else {
                 continue;
             };
             let Ok(json) = serde_json::to_string(&load) else {
                 continue;
             };
             let ttl = u64::try_from(NODE_TTL.as_millis()).unwrap_or(u64::MAX);
-            let beat = redis::pipe()
-                .cmd("SET")
+            let mut beat = redis::pipe();
+            beat.cmd("SET")
                 .arg(node_key(&self.id))
                 .arg(json)
                 .arg("PX")
@@ -188,8 +189,16 @@ impl RedisCluster {
                 .cmd("SADD")
                 .arg(NODES)
                 .arg(&self.id)
-                .ignore()
-                .clone();
+                .ignore();
+            // A Redis that restarted has forgotten which rooms run here: claim them again
+            // (never over another holder).
+            for code in &rooms {
+                beat.cmd("SET")
+                    .arg(room_key(code))
+                    .arg(&self.id)
+                    .arg("NX")
+                    .ignore();
+            }
             let was = self.connected.load(Ordering::Relaxed);
             let result = self
                 .limited(|mut conn| async move { beat.query_async::<()>(&mut conn).await })
@@ -284,9 +293,9 @@ impl Cluster for RedisCluster {
         })
     }
 
-    fn set_load(&self, load: NodeLoad) {
+    fn set_load(&self, load: NodeLoad, rooms: Vec<MeetingCode>) {
         if let Ok(mut l) = self.load.lock() {
-            if l.replace(load).is_none() {
+            if l.replace((load, rooms)).is_none() {
                 self.loaded.notify_one();
             }
         }

@@ -107,9 +107,12 @@ impl Rooms {
         self.conn_ids.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Live rooms on this node.
-    pub fn live_count(&self) -> usize {
-        self.live.lock().map_or(0, |l| l.len())
+    /// The meetings whose rooms run on this node.
+    pub fn live_codes(&self) -> Vec<MeetingCode> {
+        self.live
+            .lock()
+            .map(|l| l.keys().cloned().collect())
+            .unwrap_or_default()
     }
 
     fn lookup(&self, code: &MeetingCode) -> Option<RoomHandle> {

@@ -23,6 +23,9 @@ use tokio::sync::{mpsc, oneshot};
 
 /// How long a socket node waits for the room node to answer a join.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the registry must have been reachable before a node missing from it counts as
+/// gone: every live node announces itself within this (heartbeats are a second apart).
+const SETTLE: Duration = Duration::from_secs(3);
 
 /// What nodes tell each other about relayed participants. Connections are named by the
 /// socket node's id and its own connection id.
@@ -139,7 +142,12 @@ impl RoomLink {
                     // Only sessions' commands travel; the rest are this node's own business.
                     _ => return false,
                 };
-                remote.post(node, &relay).await && remote.has_socket(*conn)
+                if !remote.post(node, &relay).await {
+                    // The bus is down (Redis away): the session stays in its meeting, whose
+                    // media goes on; this message is refused.
+                    remote.refuse(*conn);
+                }
+                remote.has_socket(*conn)
             }
         }
     }
@@ -178,7 +186,26 @@ impl Remote {
     }
 
     fn has_socket(&self, conn: u64) -> bool {
-        self.sockets.lock().is_ok_and(|s| s.contains_key(&conn))
+        self.socket(conn).is_some()
+    }
+
+    /// The relayed session on `conn`, if it is still here.
+    fn socket(&self, conn: u64) -> Option<ConnHandle> {
+        self.sockets
+            .lock()
+            .ok()
+            .and_then(|s| s.get(&conn).map(|(_, c)| c.clone()))
+    }
+
+    /// Tells a relayed session its last message could not reach its meeting's node.
+    fn refuse(&self, conn: u64) {
+        if let Some(socket) = self.socket(conn) {
+            let error = parlor_protocol::signal::ServerMessage::Error(ErrorBody::new(
+                ErrorCode::Unavailable,
+                "the meeting's server cannot be reached right now; try again shortly",
+            ));
+            socket.send(&error, &self.metrics);
+        }
     }
 
     fn forget_socket(&self, conn: u64) {
@@ -271,12 +298,20 @@ impl Remote {
     /// is disconnected from its room (which waits for it to resume, as for any lost socket).
     async fn watch(self: Arc<Self>) {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut reachable_since: Option<tokio::time::Instant> = None;
         loop {
             tick.tick().await;
             // Without the registry nothing can be told about other nodes: wait.
             let Ok(nodes) = self.cluster.nodes().await else {
+                reachable_since = None;
                 continue;
             };
+            // Right after the shared state comes back (a restarted Redis is empty), live nodes
+            // may not have announced themselves again yet.
+            let since = *reachable_since.get_or_insert_with(tokio::time::Instant::now);
+            if since.elapsed() < SETTLE {
+                continue;
+            }
             let up = |id: &str| nodes.iter().any(|n| n.id == id);
             let orphans: Vec<ConnHandle> = self
                 .sockets
@@ -366,12 +401,7 @@ impl Remote {
                 }
             }
             Relay::Deliver { conn, text } => {
-                let socket = self
-                    .sockets
-                    .lock()
-                    .ok()
-                    .and_then(|s| s.get(&conn).map(|(_, c)| c.clone()));
-                if let Some(socket) = socket {
+                if let Some(socket) = self.socket(conn) {
                     socket.send_text(text.into(), &self.metrics);
                 }
             }

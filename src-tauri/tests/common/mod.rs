@@ -67,6 +67,7 @@ fn participant_with(
 ) {
     let config = CallConfig {
         server: server.to_owned(),
+        fallback: Vec::new(),
         room: room.to_owned(),
         name: name.to_owned(),
         media: MediaConfig {
