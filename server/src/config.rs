@@ -22,6 +22,8 @@ pub struct Config {
     pub redis_url: Option<String>,
     /// This node's name in a cluster; `None` means a random one per start.
     pub node_id: Option<String>,
+    /// In a cluster, this node takes no new meetings while it runs this many rooms.
+    pub max_rooms: Option<usize>,
     pub log_format: LogFormat,
     /// HS256 key for tokens; `None` means generate once and keep it in `data_dir`. Nodes of one
     /// cluster must share it.
@@ -65,6 +67,7 @@ impl Default for Config {
             database_url: None,
             redis_url: None,
             node_id: None,
+            max_rooms: None,
             log_format: LogFormat::Text,
             token_secret: None,
             token_ttl: Seconds(Duration::from_secs(12 * 3600)),
@@ -196,6 +199,10 @@ pub struct Settings {
     /// random one at each start]
     #[arg(long, env = "PARLOR_NODE_ID", value_name = "NAME")]
     pub node_id: Option<String>,
+    /// In a cluster, take no new meetings while running this many rooms (other nodes get
+    /// them) [default: no limit]
+    #[arg(long, env = "PARLOR_MAX_ROOMS", value_name = "N")]
+    pub max_rooms: Option<usize>,
     /// Log format: human-readable text or one JSON object per line [default: text]
     #[arg(long, env = "PARLOR_LOG_FORMAT", value_enum, value_name = "FORMAT")]
     pub log_format: Option<LogFormat>,

@@ -144,7 +144,8 @@ async fn report_load(state: AppState) {
             rooms: u32::try_from(rooms.len()).unwrap_or(u32::MAX),
             participants: u32::try_from(state.metrics.participants.get()).unwrap_or(0),
             cpu: cpu.percent(),
-            accepting: !state.shutdown.is_cancelled(),
+            accepting: !state.shutdown.is_cancelled()
+                && state.config.max_rooms.is_none_or(|most| rooms.len() < most),
         };
         state.cluster.set_load(load, rooms);
     }

@@ -200,3 +200,92 @@ async fn a_killed_nodes_meeting_resumes_on_another_node() {
         "node-a killed: its client was told after {told:?} and was back in the meeting after {back:?}"
     );
 }
+
+/// The host ends the meeting over the API of a node that does not run its room: the room's
+/// node ends it, and everyone in it hears `meeting_ended`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_meeting_ended_on_another_node_ends_for_everyone() {
+    let redis = RedisServer::start();
+    let ([a, b], _data) = parlor_testkit::server::two_nodes(&redis).await;
+    let code = parlor_testkit::http::host_meeting(&b.url, "Ending").await;
+    let token = parlor_testkit::http::guest_token(&a.url, "Guest").await;
+    let mut guest = parlor_testkit::WsClient::connect(&format!(
+        "{}/ws/signal?token={token}",
+        a.url.replace("http", "ws")
+    ))
+    .await;
+    guest
+        .send(serde_json::json!({"type": "join", "roomId": code}))
+        .await;
+    guest.expect("joined").await;
+    assert_eq!(
+        redis.cli(&["GET", &format!("parlor:room:{code}")]),
+        "node-a"
+    );
+
+    // The host signs in on node-b (the account host_meeting made) and ends the meeting there.
+    let http = reqwest::Client::new();
+    let login: serde_json::Value = http
+        .post(format!("{}/api/auth/login", b.url))
+        .json(&serde_json::json!({"email": "host@example.test", "password": "correct horse"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ended: serde_json::Value = http
+        .post(format!("{}/api/meetings/{code}/end", b.url))
+        .bearer_auth(login["token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ended["status"], "ended", "{ended}");
+    let told = guest.expect("meeting_ended").await;
+    assert_eq!(told["reason"], "host_ended", "{told}");
+}
+
+/// A node running as many rooms as it may takes no new meeting; alone in its cluster, the
+/// next meeting is refused as `unavailable` until a room closes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_at_its_room_limit_takes_no_new_meetings() {
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let s = parlor_testkit::server::server_with(move |c| {
+        c.redis_url = Some(url);
+        c.node_id = Some("only".into());
+        c.max_rooms = Some(1);
+    })
+    .await;
+    let first = parlor_testkit::http::host_meeting(&s.url, "First").await;
+    let second = parlor_testkit::http::host_meeting(&s.url, "Second").await;
+    let token = parlor_testkit::http::guest_token(&s.url, "Guest").await;
+    let ws = format!("{}/ws/signal?token={token}", s.url.replace("http", "ws"));
+    let mut one = parlor_testkit::WsClient::connect(&ws).await;
+    one.send(serde_json::json!({"type": "join", "roomId": first}))
+        .await;
+    one.expect("joined").await;
+    eventually("the node says it is full", || async {
+        redis
+            .cli(&["GET", "parlor:node:only"])
+            .contains("\"accepting\":false")
+    })
+    .await;
+    let mut two = parlor_testkit::WsClient::connect(&ws).await;
+    two.send(serde_json::json!({"type": "join", "roomId": second}))
+        .await;
+    let refused = two.expect_error("unavailable").await;
+    assert!(
+        refused["message"].as_str().unwrap().contains("full"),
+        "{refused}"
+    );
+    // Joining the meeting it already runs is still fine.
+    let mut three = parlor_testkit::WsClient::connect(&ws).await;
+    three
+        .send(serde_json::json!({"type": "join", "roomId": first}))
+        .await;
+    three.expect("joined").await;
+}

@@ -60,6 +60,12 @@ pub trait Cluster: Send + Sync + 'static {
     /// the least loaded node taking rooms, claimed atomically so two nodes never both host it.
     fn place<'a>(&'a self, code: &'a MeetingCode) -> BoxFuture<'a, Result<NodeId, ClusterError>>;
 
+    /// The node hosting `code`'s room, if one that is up does.
+    fn holder<'a>(
+        &'a self,
+        code: &'a MeetingCode,
+    ) -> BoxFuture<'a, Result<Option<NodeId>, ClusterError>>;
+
     /// This node's room for `code` has closed; another node may host the meeting next time.
     fn release<'a>(&'a self, code: &'a MeetingCode) -> BoxFuture<'a, ()>;
 
@@ -103,6 +109,14 @@ impl Cluster for Alone {
 
     fn place<'a>(&'a self, _code: &'a MeetingCode) -> BoxFuture<'a, Result<NodeId, ClusterError>> {
         Box::pin(async move { Ok(self.id.clone()) })
+    }
+
+    fn holder<'a>(
+        &'a self,
+        _code: &'a MeetingCode,
+    ) -> BoxFuture<'a, Result<Option<NodeId>, ClusterError>> {
+        // Alone, a live room is this node's own, and is found among its rooms.
+        Box::pin(async { Ok(None) })
     }
 
     fn release<'a>(&'a self, _code: &'a MeetingCode) -> BoxFuture<'a, ()> {

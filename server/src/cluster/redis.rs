@@ -271,6 +271,10 @@ impl Cluster for RedisCluster {
 
     fn place<'a>(&'a self, code: &'a MeetingCode) -> BoxFuture<'a, Result<NodeId, ClusterError>> {
         Box::pin(async move {
+            // A live room stays where it is, even on a node taking no new ones.
+            if let Some(holder) = self.holder(code).await? {
+                return Ok(holder);
+            }
             let nodes = self.nodes().await?;
             let candidate = least_loaded(&nodes).ok_or(ClusterError::Full)?;
             self.script(
@@ -279,6 +283,20 @@ impl Cluster for RedisCluster {
                 &[&candidate.id, "parlor:node:"],
             )
             .await
+        })
+    }
+
+    fn holder<'a>(
+        &'a self,
+        code: &'a MeetingCode,
+    ) -> BoxFuture<'a, Result<Option<NodeId>, ClusterError>> {
+        Box::pin(async move {
+            let owner: Option<String> = self.run(redis::cmd("GET").arg(room_key(code))).await?;
+            let Some(owner) = owner else {
+                return Ok(None);
+            };
+            let up: bool = self.run(redis::cmd("EXISTS").arg(node_key(&owner))).await?;
+            Ok(up.then_some(owner))
         })
     }
 

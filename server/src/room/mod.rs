@@ -271,9 +271,26 @@ impl Rooms {
         )))
     }
 
-    /// Ends a meeting through its live room so everyone in it is told. Returns `None` when
-    /// no room is live for `code`.
+    /// Ends a meeting through its live room, on this node or another, so everyone in it is
+    /// told. Returns `None` when no room is live for `code`.
     pub async fn end_live(&self, code: &MeetingCode) -> Option<Result<Meeting, RoomError>> {
+        if let Some(ended) = self.end_here(code).await {
+            return Some(ended);
+        }
+        match self.ctx.cluster.holder(code).await {
+            Ok(Some(node)) if node != self.ctx.cluster.node_id() => {
+                self.remote.end(&node, code).await
+            }
+            Ok(_) => None,
+            Err(e) => Some(Err(RoomError::Refused(ErrorBody::new(
+                ErrorCode::Unavailable,
+                format!("cannot tell where the meeting runs: {e}"),
+            )))),
+        }
+    }
+
+    /// [`Self::end_live`] for a room on this node.
+    async fn end_here(&self, code: &MeetingCode) -> Option<Result<Meeting, RoomError>> {
         let handle = self.lookup(code)?;
         let (reply, answer) = oneshot::channel();
         if !handle.send(RoomCommand::End { reply }).await {

@@ -65,6 +65,26 @@ enum Relay {
         code: u16,
         reason: String,
     },
+    /// Any node → the room's node: end the meeting through its live room (the host ended it
+    /// over the API on another node).
+    End {
+        from: NodeId,
+        request: u64,
+        code: MeetingCode,
+    },
+    EndAnswer {
+        request: u64,
+        outcome: EndOutcome,
+    },
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum EndOutcome {
+    /// The room had already closed; the caller ends the meeting in storage.
+    NotLive,
+    Ended(Box<Meeting>),
+    Refused(ErrorBody),
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -102,6 +122,9 @@ pub struct Remote {
     outbound_queue: usize,
     /// Socket side: joins waiting for the room node's answer, and sessions joined elsewhere.
     pending: Mutex<HashMap<u64, oneshot::Sender<JoinOutcome>>>,
+    /// Ends asked of other nodes, by request number.
+    ends: Mutex<HashMap<u64, oneshot::Sender<EndOutcome>>>,
+    requests: std::sync::atomic::AtomicU64,
     /// Sessions joined to a room on another node, with that node.
     sockets: Mutex<HashMap<u64, (NodeId, ConnHandle)>>,
     /// Room side: stand-ins for sockets on other nodes.
@@ -167,6 +190,8 @@ impl Remote {
             metrics,
             outbound_queue,
             pending: Mutex::default(),
+            ends: Mutex::default(),
+            requests: std::sync::atomic::AtomicU64::new(1),
             sockets: Mutex::default(),
             proxies: Mutex::default(),
         }
@@ -276,6 +301,42 @@ impl Remote {
                     )),
                 })
             }
+        }
+    }
+
+    /// Ends `code` through its live room on `node`; `None` when that room is not live there.
+    pub async fn end(&self, node: &str, code: &MeetingCode) -> Option<Result<Meeting, RoomError>> {
+        let request = self
+            .requests
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (reply, answer) = oneshot::channel();
+        if let Ok(mut e) = self.ends.lock() {
+            e.insert(request, reply);
+        }
+        let asked = Relay::End {
+            from: self.cluster.node_id().to_owned(),
+            request,
+            code: code.clone(),
+        };
+        let outcome = if self.post(node, &asked).await {
+            tokio::time::timeout(JOIN_TIMEOUT, answer)
+                .await
+                .ok()
+                .and_then(Result::ok)
+        } else {
+            None
+        };
+        if let Ok(mut e) = self.ends.lock() {
+            e.remove(&request);
+        }
+        match outcome {
+            Some(EndOutcome::Ended(meeting)) => Some(Ok(*meeting)),
+            Some(EndOutcome::Refused(e)) => Some(Err(RoomError::Refused(e))),
+            Some(EndOutcome::NotLive) => None,
+            None => Some(Err(RoomError::Refused(ErrorBody::new(
+                ErrorCode::Unavailable,
+                "the server hosting this meeting did not answer; try again",
+            )))),
         }
     }
 
@@ -403,6 +464,29 @@ impl Remote {
             Relay::Deliver { conn, text } => {
                 if let Some(socket) = self.socket(conn) {
                     socket.send_text(text.into(), &self.metrics);
+                }
+            }
+            Relay::End {
+                from,
+                request,
+                code,
+            } => {
+                let rooms = rooms.clone();
+                tokio::spawn(async move {
+                    let outcome = match rooms.end_here(&code).await {
+                        None => EndOutcome::NotLive,
+                        Some(Ok(meeting)) | Some(Err(RoomError::Ended(meeting))) => {
+                            EndOutcome::Ended(Box::new(meeting))
+                        }
+                        Some(Err(RoomError::Refused(e))) => EndOutcome::Refused(e),
+                    };
+                    self.post(&from, &Relay::EndAnswer { request, outcome })
+                        .await;
+                });
+            }
+            Relay::EndAnswer { request, outcome } => {
+                if let Some(reply) = self.ends.lock().ok().and_then(|mut e| e.remove(&request)) {
+                    let _ = reply.send(outcome);
                 }
             }
             Relay::Close { conn, code, reason } => {

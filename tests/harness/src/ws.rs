@@ -105,8 +105,10 @@ impl WsClient {
 
     /// The next JSON message, or `None` once the connection is closed.
     pub async fn next(&mut self) -> Option<Value> {
+        // One deadline for the message, however many pings arrive meanwhile.
+        let deadline = tokio::time::Instant::now() + super::WAIT;
         loop {
-            let frame = tokio::time::timeout(super::WAIT, self.stream.next())
+            let frame = tokio::time::timeout_at(deadline, self.stream.next())
                 .await
                 .expect("timed out waiting for a message")?;
             match frame {
