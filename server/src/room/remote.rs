@@ -21,8 +21,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
-/// How long a socket node waits for the room node to answer a join.
-const JOIN_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a node waits for another to answer (a join, an end).
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long the registry must have been reachable before a node missing from it counts as
 /// gone: every live node announces itself within this (heartbeats are a second apart).
 const SETTLE: Duration = Duration::from_secs(3);
@@ -239,6 +239,33 @@ impl Remote {
         }
     }
 
+    /// Sends `relay` to `node` and waits (a while) for the answer filed under `key` in
+    /// `waiting`; `None` when the bus is down or no answer came.
+    async fn ask<T>(
+        &self,
+        node: &str,
+        relay: &Relay,
+        waiting: &Mutex<HashMap<u64, oneshot::Sender<T>>>,
+        key: u64,
+    ) -> Option<T> {
+        let (reply, answer) = oneshot::channel();
+        if let Ok(mut w) = waiting.lock() {
+            w.insert(key, reply);
+        }
+        let outcome = if self.post(node, relay).await {
+            tokio::time::timeout(ANSWER_TIMEOUT, answer)
+                .await
+                .ok()
+                .and_then(Result::ok)
+        } else {
+            None
+        };
+        if let Ok(mut w) = waiting.lock() {
+            w.remove(&key);
+        }
+        outcome
+    }
+
     /// Joins the room `node` hosts for the session on `conn`.
     pub async fn join(
         self: &Arc<Self>,
@@ -248,39 +275,20 @@ impl Remote {
         conn: ConnHandle,
         resume_token: Option<String>,
     ) -> Result<(RoomLink, ParticipantId), RoomError> {
-        let (reply, answer) = oneshot::channel();
-        if let Ok(mut p) = self.pending.lock() {
-            p.insert(conn.id, reply);
-        }
         // Registered before asking, so nothing the room sends right after `joined` is lost.
         if let Ok(mut s) = self.sockets.lock() {
             s.insert(conn.id, (node.clone(), conn.clone()));
         }
-        let asked = self
-            .post(
-                &node,
-                &Relay::Join {
-                    from: self.cluster.node_id().to_owned(),
-                    conn: conn.id,
-                    code: code.clone(),
-                    user_id: identity.user_id,
-                    name: identity.display_name,
-                    guest: identity.guest,
-                    resume_token,
-                },
-            )
-            .await;
-        let outcome = if asked {
-            tokio::time::timeout(JOIN_TIMEOUT, answer)
-                .await
-                .ok()
-                .and_then(Result::ok)
-        } else {
-            None
+        let join = Relay::Join {
+            from: self.cluster.node_id().to_owned(),
+            conn: conn.id,
+            code: code.clone(),
+            user_id: identity.user_id,
+            name: identity.display_name,
+            guest: identity.guest,
+            resume_token,
         };
-        if let Ok(mut p) = self.pending.lock() {
-            p.remove(&conn.id);
-        }
+        let outcome = self.ask(&node, &join, &self.pending, conn.id).await;
         match outcome {
             Some(JoinOutcome::Joined(participant)) => Ok((
                 RoomLink::There {
@@ -309,26 +317,12 @@ impl Remote {
         let request = self
             .requests
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let (reply, answer) = oneshot::channel();
-        if let Ok(mut e) = self.ends.lock() {
-            e.insert(request, reply);
-        }
         let asked = Relay::End {
             from: self.cluster.node_id().to_owned(),
             request,
             code: code.clone(),
         };
-        let outcome = if self.post(node, &asked).await {
-            tokio::time::timeout(JOIN_TIMEOUT, answer)
-                .await
-                .ok()
-                .and_then(Result::ok)
-        } else {
-            None
-        };
-        if let Ok(mut e) = self.ends.lock() {
-            e.remove(&request);
-        }
+        let outcome = self.ask(node, &asked, &self.ends, request).await;
         match outcome {
             Some(EndOutcome::Ended(meeting)) => Some(Ok(*meeting)),
             Some(EndOutcome::Refused(e)) => Some(Err(RoomError::Refused(e))),
