@@ -167,16 +167,7 @@ async fn a_draining_nodes_clients_move_without_the_meeting_ending() {
             me["recoveryMs"][0], video["framesDecoded"]
         );
     }
-    let token = parlor_testkit::http::guest_token(&staying.url, "Check").await;
-    let meeting: serde_json::Value = reqwest::Client::new()
-        .get(format!("{}/api/meetings/{code}", staying.url))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let meeting = parlor_testkit::http::meeting(&staying.url, &code).await;
     assert_eq!(meeting["code"], code.as_str(), "{meeting}");
     assert_eq!(meeting["status"], "active", "{meeting}");
 }
@@ -254,15 +245,7 @@ async fn calls_ride_out_a_redis_restart() {
         // About 15 s of the other's 15 fps, the outage included.
         clean_video_from(me, other, 150);
     }
-    let meeting: serde_json::Value = reqwest::Client::new()
-        .get(format!("{}/api/meetings/{code}", nodes[1].url))
-        .bearer_auth(parlor_testkit::http::guest_token(&nodes[1].url, "Check").await)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let meeting = parlor_testkit::http::meeting(&nodes[1].url, &code).await;
     assert_eq!(meeting["status"], "active", "{meeting}");
 }
 

@@ -92,10 +92,11 @@ pub async fn prepare(config: Config) -> Result<AppState, ServerError> {
         dummy_hash,
         shutdown,
     });
+    // Alone, nobody reads the load or the bus.
     if let Some(inbox) = inbox {
         tokio::spawn(state.rooms.remote.clone().run(state.rooms.clone(), inbox));
+        tokio::spawn(report_load(state.clone()));
     }
-    tokio::spawn(report_load(state.clone()));
     Ok(state)
 }
 

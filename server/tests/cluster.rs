@@ -224,19 +224,9 @@ async fn a_meeting_ended_on_another_node_ends_for_everyone() {
     );
 
     // The host signs in on node-b (the account host_meeting made) and ends the meeting there.
-    let http = reqwest::Client::new();
-    let login: serde_json::Value = http
-        .post(format!("{}/api/auth/login", b.url))
-        .json(&serde_json::json!({"email": "host@example.test", "password": "correct horse"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let ended: serde_json::Value = http
+    let ended: serde_json::Value = reqwest::Client::new()
         .post(format!("{}/api/meetings/{code}/end", b.url))
-        .bearer_auth(login["token"].as_str().unwrap())
+        .bearer_auth(parlor_testkit::http::host_token(&b.url).await)
         .send()
         .await
         .unwrap()

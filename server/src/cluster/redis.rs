@@ -44,10 +44,12 @@ fn bus(id: &str) -> String {
     format!("parlor:bus:{id}")
 }
 
-/// Keeps a live holder; otherwise the candidate (ARGV[1]) takes the room.
+/// Keeps a live holder; otherwise the candidate (ARGV[1]) takes the room, unless there is
+/// none (an empty ARGV[1]: no node takes rooms), when the answer is nil.
 const CLAIM: &str = r"
 local owner = redis.call('GET', KEYS[1])
 if owner and redis.call('EXISTS', ARGV[2] .. owner) == 1 then return owner end
+if ARGV[1] == '' then return false end
 redis.call('SET', KEYS[1], ARGV[1])
 return ARGV[1]
 ";
@@ -271,18 +273,13 @@ impl Cluster for RedisCluster {
 
     fn place<'a>(&'a self, code: &'a MeetingCode) -> BoxFuture<'a, Result<NodeId, ClusterError>> {
         Box::pin(async move {
-            // A live room stays where it is, even on a node taking no new ones.
-            if let Some(holder) = self.holder(code).await? {
-                return Ok(holder);
-            }
             let nodes = self.nodes().await?;
-            let candidate = least_loaded(&nodes).ok_or(ClusterError::Full)?;
-            self.script(
-                &self.claim,
-                &room_key(code),
-                &[&candidate.id, "parlor:node:"],
-            )
-            .await
+            let candidate = least_loaded(&nodes).map_or("", |n| n.id.as_str());
+            // A live room stays where it is, even on a node taking no new ones.
+            let placed: Option<NodeId> = self
+                .script(&self.claim, &room_key(code), &[candidate, "parlor:node:"])
+                .await?;
+            placed.ok_or(ClusterError::Full)
         })
     }
 

@@ -94,22 +94,6 @@ fn participant_with(
     (controls, running)
 }
 
-/// `parlor-client`, built beside this test (`cargo test --workspace` builds it).
-fn parlor_client() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .map(|dir| dir.join("parlor-client"))
-        .unwrap();
-    assert!(
-        bin.exists(),
-        "{} is missing: `cargo build -p parlor-media --bin parlor-client` (or test the workspace)",
-        bin.display()
-    );
-    bin
-}
-
 /// A `parlor-client` process in the meeting, sending its stamped moving test pattern (of
 /// `size`: width, height and frames per second) and a tone, trusting the server's own certificate by `fingerprint` when
 /// given. What it prints goes to `NAME.log` in `artifacts`.
@@ -130,7 +114,7 @@ impl Client {
     ) -> Self {
         let stats = artifacts.join(format!("{name}.json"));
         let bind = media_address(server).to_string();
-        let process = Command::new(parlor_client())
+        let process = Command::new(parlor_testkit::server::program("parlor-client"))
             .args(["join", "--server", server, "--room", room, "--name", name])
             .args([
                 "--size",
