@@ -23,6 +23,7 @@ deps:
 
 test-deps:
 	@scripts/ensure-deps.sh test
+	@scripts/packaging-tools.sh >/dev/null
 
 # npm ci only when the lock file changed since the last install.
 ui/node_modules/.package-lock.json: ui/package-lock.json

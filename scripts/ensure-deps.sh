@@ -15,6 +15,8 @@ if [[ "${1:-}" == "test" ]]; then
   packages+=(postgresql redis-server chromium fonts-dejavu-core iproute2 util-linux)
   # The desktop app's window test: a virtual display, xwd for screenshots, a session bus.
   packages+=(xvfb x11-apps dbus)
+  # Checking packaging/: docker-compose reads the compose file, systemd-analyze the unit.
+  packages+=(docker-compose systemd)
 fi
 
 missing=()
