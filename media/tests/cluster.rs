@@ -129,8 +129,8 @@ async fn clients_recover_when_their_rooms_node_is_killed() {
     }
 }
 
-/// A node hosting a call stops gracefully (as on SIGTERM) mid-call: it stops taking rooms,
-/// tells its clients to reconnect and leaves. The clients, which know the cluster's other
+/// A node hosting a call is drained mid-call (`parlor-server --drain`; SIGTERM does the same):
+/// it stops taking rooms, tells its clients to reconnect and leaves. The clients, which know the cluster's other
 /// address, move there; the meeting goes on (it is not ended) and they decode each other's
 /// video again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -151,7 +151,16 @@ async fn a_draining_nodes_clients_move_without_the_meeting_ending() {
     let y = client(&draining.url, &code, "Y", Some(22), &path("y"), &also);
     room_on(&redis, &code, "n1").await;
     tokio::time::sleep(std::time::Duration::from_secs(4)).await;
-    drop(draining);
+    let drained = tokio::process::Command::new(parlor_testkit::server::program("parlor-server"))
+        .args(["--drain", "n1", "--redis-url", &redis.url()])
+        .output()
+        .await
+        .unwrap();
+    let said = String::from_utf8_lossy(&drained.stdout);
+    assert!(
+        drained.status.success() && said.contains("n1 has left the cluster"),
+        "{said}"
+    );
     room_on(&redis, &code, "n2").await;
 
     let (xr, yr) = (

@@ -172,6 +172,11 @@ pub struct Cli {
     /// TOML file with any of these settings; unknown keys are an error
     #[arg(long, env = "PARLOR_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Instead of serving: ask the cluster's node NODE (found through --redis-url) to drain,
+    /// that is take no new meetings, move its participants to other nodes and stop, and wait
+    /// until it has left (at most a minute). SIGTERM drains the node that receives it
+    #[arg(long, value_name = "NODE")]
+    pub drain: Option<String>,
     #[command(flatten)]
     pub settings: Settings,
 }
@@ -569,6 +574,7 @@ mod tests {
                 max_participants: Some(9),
                 ..Settings::default()
             },
+            ..Cli::default()
         };
         let c = Config::load(cli).unwrap();
         assert_eq!(c.listen.port(), 9000);
@@ -578,7 +584,7 @@ mod tests {
         std::fs::write(&path, "listen = \"127.0.0.1:9000\"\nlisten_port = 3\n").unwrap();
         let err = Config::load(Cli {
             config: Some(path),
-            settings: Settings::default(),
+            ..Cli::default()
         })
         .unwrap_err();
         assert!(err.to_string().contains("listen_port"), "{err}");

@@ -94,7 +94,11 @@ pub async fn prepare(config: Config) -> Result<AppState, ServerError> {
     });
     // Alone, nobody reads the load or the bus.
     if let Some(inbox) = inbox {
-        tokio::spawn(state.rooms.remote.clone().run(state.rooms.clone(), inbox));
+        tokio::spawn(state.rooms.remote.clone().run(
+            state.rooms.clone(),
+            inbox,
+            state.draining.clone(),
+        ));
         tokio::spawn(report_load(state.clone()));
     }
     Ok(state)
@@ -145,7 +149,7 @@ async fn report_load(state: AppState) {
             rooms: u32::try_from(rooms.len()).unwrap_or(u32::MAX),
             participants: u32::try_from(state.metrics.participants.get()).unwrap_or(0),
             cpu: cpu.percent(),
-            accepting: !state.shutdown.is_cancelled()
+            accepting: !state.draining.is_cancelled()
                 && state.config.max_rooms.is_none_or(|most| rooms.len() < most),
         };
         state.cluster.set_load(load, rooms);
@@ -197,8 +201,14 @@ pub async fn serve(
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(async move {
-        shutdown.await;
+        tokio::select! {
+            () = shutdown => {}
+            () = stopping.draining.cancelled() => {}
+        }
         tracing::info!("shutting down");
+        stopping.draining.cancel();
+        // Withdrawn first, so the meetings about to move are not placed back here.
+        stopping.cluster.withdraw().await;
         stopping.rooms.shutdown_all().await;
         stopping.shutdown.cancel();
         stopping.tracker.close();
@@ -215,6 +225,93 @@ pub async fn serve(
     state.store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// How long `parlor-server --drain` waits for the node to leave.
+pub const DRAIN_WAIT: Duration = Duration::from_secs(60);
+
+/// `parlor-server --drain NODE`: asks the cluster's node `node` to drain (take no new rooms,
+/// move its participants to other nodes, stop) and waits until it has left the registry,
+/// telling `progress` its rooms and participants as they change. The time it took to leave.
+pub async fn drain(
+    config: &Config,
+    node: &str,
+    mut progress: impl FnMut(&str),
+) -> Result<Duration, ServerError> {
+    let Some(url) = &config.redis_url else {
+        return Err(ServerError::Dependency(
+            "--drain needs the cluster's Redis (--redis-url or PARLOR_REDIS_URL)".into(),
+        ));
+    };
+    #[cfg(feature = "redis")]
+    {
+        use cluster::Cluster;
+        let me = format!("drain-{}", util::random_token(6));
+        let cluster =
+            cluster::redis::RedisCluster::observer(url, me).map_err(ServerError::Dependency)?;
+        let failed = |e: cluster::ClusterError| ServerError::Dependency(e.to_string());
+        let nodes = cluster.nodes().await.map_err(failed)?;
+        let Some(target) = nodes.iter().find(|n| n.id == node) else {
+            let up: Vec<&str> = nodes.iter().map(|n| n.id.as_str()).collect();
+            return Err(ServerError::Dependency(format!(
+                "no node {node} is up (up: {})",
+                if up.is_empty() {
+                    "none".to_owned()
+                } else {
+                    up.join(", ")
+                }
+            )));
+        };
+        let describe = |load: &cluster::NodeLoad| {
+            let plural = |n: u32| if n == 1 { "" } else { "s" };
+            format!(
+                "{node}: {} room{}, {} participant{}{}",
+                load.rooms,
+                plural(load.rooms),
+                load.participants,
+                plural(load.participants),
+                if load.accepting {
+                    ""
+                } else {
+                    ", taking no new meetings"
+                }
+            )
+        };
+        let mut last = describe(&target.load);
+        progress(&last);
+        room::remote::ask_to_drain(&cluster, node)
+            .await
+            .map_err(failed)?;
+        let asked = tokio::time::Instant::now();
+        while asked.elapsed() < DRAIN_WAIT {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            // Redis may blink meanwhile: keep asking until the time is up.
+            let Ok(nodes) = cluster.nodes().await else {
+                continue;
+            };
+            match nodes.iter().find(|n| n.id == node) {
+                None => return Ok(asked.elapsed()),
+                Some(n) => {
+                    let now = describe(&n.load);
+                    if now != last {
+                        progress(&now);
+                        last = now;
+                    }
+                }
+            }
+        }
+        Err(ServerError::Dependency(format!(
+            "{node} was asked to drain but is still up after {} s",
+            DRAIN_WAIT.as_secs()
+        )))
+    }
+    #[cfg(not(feature = "redis"))]
+    {
+        let _ = (url, node, &mut progress);
+        Err(ServerError::Dependency(
+            "this build has no Redis support".into(),
+        ))
+    }
 }
 
 /// The token secret kept in the data directory, created (readable by its owner only) on

@@ -6,7 +6,9 @@ use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let config = match Config::load(Cli::parse()) {
+    let mut cli = Cli::parse();
+    let drain = cli.drain.take();
+    let config = match Config::load(cli) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("parlor-server: {e}");
@@ -14,6 +16,18 @@ async fn main() -> std::process::ExitCode {
         }
     };
     init_logging(config.log_format);
+    if let Some(node) = drain {
+        return match parlor_server::drain(&config, &node, |line| println!("{line}")).await {
+            Ok(took) => {
+                println!("{node} has left the cluster ({} ms)", took.as_millis());
+                std::process::ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("parlor-server: {e}");
+                std::process::ExitCode::from(1)
+            }
+        };
+    }
     let listener = match tokio::net::TcpListener::bind(config.listen).await {
         Ok(l) => l,
         Err(e) => {

@@ -26,6 +26,9 @@ pub struct Inner {
     pub sfu: Arc<Sfu>,
     /// Cancelled when the server begins to stop; sessions say goodbye and close.
     pub shutdown: CancellationToken,
+    /// Cancelled first, when the node is asked to leave (a signal, or `--drain` from anywhere
+    /// in the cluster): it takes no new rooms and moves its participants to other nodes.
+    pub draining: CancellationToken,
     /// Every signaling session, so shutdown can wait for them to finish.
     pub tracker: TaskTracker,
     /// A real argon2 hash to verify against when a login names an unknown email.
@@ -76,6 +79,7 @@ impl AppState {
             cluster,
             sfu,
             shutdown,
+            draining: CancellationToken::new(),
             tracker: TaskTracker::new(),
             dummy_hash,
         }))

@@ -279,3 +279,157 @@ async fn a_node_at_its_room_limit_takes_no_new_meetings() {
         .await;
     three.expect("joined").await;
 }
+
+/// Two participants of a meeting whose room runs on node-a: one with its socket on node-a, one
+/// relayed from node-b. Both joined; their `joined` answers.
+async fn meeting_on_node_a(
+    a: &parlor_testkit::server::NodeProcess,
+    b: &parlor_testkit::server::NodeProcess,
+    redis: &RedisServer,
+) -> (
+    MeetingCode,
+    [(parlor_testkit::WsClient, serde_json::Value); 2],
+) {
+    let code = parlor_testkit::http::host_meeting(&b.url, "Moving").await;
+    let mut joined = Vec::new();
+    for (node, name) in [(a, "Ana"), (b, "Bo")] {
+        let token = parlor_testkit::http::guest_token(&node.url, name).await;
+        let mut ws = parlor_testkit::WsClient::connect(&format!(
+            "{}/ws/signal?token={token}",
+            node.url.replace("http", "ws")
+        ))
+        .await;
+        ws.send(serde_json::json!({"type": "join", "roomId": code}))
+            .await;
+        let answer = ws.expect("joined").await;
+        joined.push((ws, answer));
+    }
+    assert_eq!(
+        redis.cli(&["GET", &format!("parlor:room:{code}")]),
+        "node-a"
+    );
+    joined[0]
+        .0
+        .send(serde_json::json!({"type": "chat", "text": "before the move"}))
+        .await;
+    joined[1].0.expect("chat").await;
+    let joined: [_; 2] = joined.try_into().unwrap_or_else(|_| unreachable!());
+    (MeetingCode::from(code.as_str()), joined)
+}
+
+/// Each participant is told `server_shutdown` and its socket closes as a restart; coming back
+/// through node-b with its resume token, it is in the same meeting (its chat kept), which now
+/// runs on node-b and has not ended.
+async fn everyone_moves_to_node_b(
+    b: &parlor_testkit::server::NodeProcess,
+    redis: &RedisServer,
+    code: &MeetingCode,
+    joined: [(parlor_testkit::WsClient, serde_json::Value); 2],
+) {
+    for (mut ws, answer) in joined {
+        let told = ws.expect("server_shutdown").await;
+        assert!(told["reconnectAfterMs"].as_u64().is_some(), "{told}");
+        assert_eq!(ws.closed().await, Some(1012), "closed as a server restart");
+        let token = parlor_testkit::http::guest_token(&b.url, "Again").await;
+        let mut again = parlor_testkit::WsClient::connect(&format!(
+            "{}/ws/signal?token={token}",
+            b.url.replace("http", "ws")
+        ))
+        .await;
+        again
+            .send(serde_json::json!({
+                "type": "join", "roomId": code, "resumeToken": answer["resumeToken"]
+            }))
+            .await;
+        let rejoined = again.expect("joined").await;
+        assert!(
+            rejoined["chat"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["text"] == "before the move"),
+            "{rejoined}"
+        );
+    }
+    assert_eq!(
+        redis.cli(&["GET", &format!("parlor:room:{code}")]),
+        "node-b"
+    );
+    let meeting = parlor_testkit::http::meeting(&b.url, code.as_str()).await;
+    assert_eq!(meeting["status"], "active", "{meeting}");
+}
+
+/// SIGTERM, as Kubernetes or systemd stop a node: it drains (no new rooms, its participants
+/// told to reconnect) and exits cleanly; the meeting goes on on the other node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_stopped_with_sigterm_hands_its_meetings_over() {
+    let redis = RedisServer::start();
+    let ([mut a, b], _data) = parlor_testkit::server::two_nodes(&redis).await;
+    let (code, joined) = meeting_on_node_a(&a, &b, &redis).await;
+    let asked = Instant::now();
+    a.terminate();
+    everyone_moves_to_node_b(&b, &redis, &code, joined).await;
+    let status = a.exited(Duration::from_secs(15)).await;
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "node-a ended: {status:?}"
+    );
+    eprintln!(
+        "SIGTERM: node-a gone and its meeting moved within {:?}",
+        asked.elapsed()
+    );
+}
+
+/// `parlor-server --drain node-a`, run anywhere that reaches Redis: node-a drains and exits,
+/// the command reports it and returns once node-a has left. Naming a node that is not up is an
+/// error that lists the nodes that are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drain_moves_a_nodes_meetings_and_waits_for_it_to_leave() {
+    let redis = RedisServer::start();
+    let ([mut a, b], _data) = parlor_testkit::server::two_nodes(&redis).await;
+    let (code, joined) = meeting_on_node_a(&a, &b, &redis).await;
+    let drain = |node: &str| {
+        tokio::process::Command::new(parlor_testkit::server::program("parlor-server"))
+            .args(["--drain", node, "--redis-url", &redis.url()])
+            .output()
+    };
+
+    let wrong = drain("node-z").await.unwrap();
+    assert_eq!(wrong.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&wrong.stderr);
+    assert!(
+        said.contains("no node node-z is up") && said.contains("node-a") && said.contains("node-b"),
+        "{said}"
+    );
+
+    eventually("node-a's load counts the meeting", || async {
+        redis
+            .cli(&["GET", "parlor:node:node-a"])
+            .contains("\"participants\":2")
+    })
+    .await;
+    let asked = Instant::now();
+    let (out, ()) = tokio::join!(
+        drain("node-a"),
+        everyone_moves_to_node_b(&b, &redis, &code, joined)
+    );
+    let out = out.unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.starts_with("node-a: 1 room, 2 participants"), "{said}");
+    assert!(said.contains("node-a has left the cluster"), "{said}");
+    let status = a.exited(Duration::from_secs(15)).await;
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "node-a ended: {status:?}"
+    );
+    assert_eq!(redis.cli(&["EXISTS", "parlor:node:node-a"]), "0");
+    eprintln!(
+        "--drain: node-a gone and its meeting moved within {:?}\n{said}",
+        asked.elapsed()
+    );
+}

@@ -73,6 +73,10 @@ pub trait Cluster: Send + Sync + 'static {
     /// again should the shared state have lost them, as when Redis restarts).
     fn set_load(&self, load: NodeLoad, rooms: Vec<MeetingCode>);
 
+    /// This node takes no new rooms from now on (it is stopping): the registry says so before
+    /// this returns, so rooms moving off this node are not placed back on it.
+    fn withdraw(&self) -> BoxFuture<'_, ()>;
+
     /// The nodes that are up, this one included.
     fn nodes(&self) -> BoxFuture<'_, Result<Vec<Node>, ClusterError>>;
 
@@ -124,6 +128,10 @@ impl Cluster for Alone {
     }
 
     fn set_load(&self, _load: NodeLoad, _rooms: Vec<MeetingCode>) {}
+
+    fn withdraw(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
 
     fn nodes(&self) -> BoxFuture<'_, Result<Vec<Node>, ClusterError>> {
         Box::pin(async move {

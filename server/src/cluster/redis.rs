@@ -70,6 +70,8 @@ pub struct RedisCluster {
     /// Wakes the heartbeat for the first load, so the node registers at once.
     loaded: tokio::sync::Notify,
     connected: AtomicBool,
+    /// Set by [`Cluster::withdraw`]: whatever load is reported later, no new rooms come here.
+    withdrawn: AtomicBool,
     claim: redis::Script,
     release: redis::Script,
 }
@@ -87,21 +89,28 @@ impl RedisCluster {
         id: NodeId,
         stop: CancellationToken,
     ) -> Result<(Arc<Self>, super::Inbox), String> {
+        let cluster = Arc::new(Self::observer(url, id)?);
+        let (tx, inbox) = mpsc::channel(INBOX);
+        tokio::spawn(cluster.clone().heartbeat(stop.clone()));
+        tokio::spawn(cluster.clone().subscribe(tx, stop));
+        Ok((cluster, inbox))
+    }
+
+    /// A view of the cluster at `url` that never joins it: no heartbeat, no bus of its own.
+    /// It can list the nodes and send to them (as `parlor-server --drain` does).
+    pub fn observer(url: &str, id: NodeId) -> Result<Self, String> {
         let client = redis::Client::open(url).map_err(|e| format!("bad redis_url: {e}"))?;
-        let cluster = Arc::new(Self {
+        Ok(Self {
             id,
             client,
             conn: tokio::sync::Mutex::new(None),
             load: Mutex::default(),
             loaded: tokio::sync::Notify::new(),
             connected: AtomicBool::new(false),
+            withdrawn: AtomicBool::new(false),
             claim: redis::Script::new(CLAIM),
             release: redis::Script::new(RELEASE),
-        });
-        let (tx, inbox) = mpsc::channel(INBOX);
-        tokio::spawn(cluster.clone().heartbeat(stop.clone()));
-        tokio::spawn(cluster.clone().subscribe(tx, stop));
-        Ok((cluster, inbox))
+        })
     }
 
     /// A connection, made when first needed (and again after Redis was away at start).
@@ -174,51 +183,54 @@ impl RedisCluster {
                 _ = tick.tick() => {}
                 () = self.loaded.notified() => {}
             }
-            let Some((load, rooms)) = self.load.lock().ok().and_then(|l| l.clone()) else {
-                continue;
-            };
-            let Ok(json) = serde_json::to_string(&load) else {
-                continue;
-            };
-            let ttl = u64::try_from(NODE_TTL.as_millis()).unwrap_or(u64::MAX);
-            let mut beat = redis::pipe();
-            beat.cmd("SET")
-                .arg(node_key(&self.id))
-                .arg(json)
-                .arg("PX")
-                .arg(ttl)
-                .ignore()
-                .cmd("SADD")
-                .arg(NODES)
-                .arg(&self.id)
-                .ignore();
-            // A Redis that restarted has forgotten which rooms run here: claim them again
-            // (never over another holder).
-            for code in &rooms {
-                beat.cmd("SET")
-                    .arg(room_key(code))
-                    .arg(&self.id)
-                    .arg("NX")
-                    .ignore();
-            }
-            let was = self.connected.load(Ordering::Relaxed);
-            let result = self
-                .limited(|mut conn| async move { beat.query_async::<()>(&mut conn).await })
-                .await;
-            match (&result, was) {
-                (Err(e), true) => {
-                    tracing::warn!(error = %e, "lost Redis; new meetings wait until it is back")
-                }
-                (Ok(()), false) => {
-                    tracing::info!(node = %self.id, "Redis reachable; in the cluster")
-                }
-                _ => {}
-            }
+            self.beat().await;
         }
         // Leaving: others stop placing rooms here at once rather than after the TTL.
         let _ = self
             .run::<()>(redis::cmd("DEL").arg(node_key(&self.id)))
             .await;
+    }
+
+    /// Writes this node's registry entry (and claims its rooms) once.
+    async fn beat(&self) {
+        let Some((load, rooms)) = self.load.lock().ok().and_then(|l| l.clone()) else {
+            return;
+        };
+        let Ok(json) = serde_json::to_string(&load) else {
+            return;
+        };
+        let ttl = u64::try_from(NODE_TTL.as_millis()).unwrap_or(u64::MAX);
+        let mut beat = redis::pipe();
+        beat.cmd("SET")
+            .arg(node_key(&self.id))
+            .arg(json)
+            .arg("PX")
+            .arg(ttl)
+            .ignore()
+            .cmd("SADD")
+            .arg(NODES)
+            .arg(&self.id)
+            .ignore();
+        // A Redis that restarted has forgotten which rooms run here: claim them again (never
+        // over another holder).
+        for code in &rooms {
+            beat.cmd("SET")
+                .arg(room_key(code))
+                .arg(&self.id)
+                .arg("NX")
+                .ignore();
+        }
+        let was = self.connected.load(Ordering::Relaxed);
+        let result = self
+            .limited(|mut conn| async move { beat.query_async::<()>(&mut conn).await })
+            .await;
+        match (&result, was) {
+            (Err(e), true) => {
+                tracing::warn!(error = %e, "lost Redis; new meetings wait until it is back")
+            }
+            (Ok(()), false) => tracing::info!(node = %self.id, "Redis reachable; in the cluster"),
+            _ => {}
+        }
     }
 
     /// Listens on this node's channel, subscribing again whenever the connection drops.
@@ -308,12 +320,29 @@ impl Cluster for RedisCluster {
         })
     }
 
-    fn set_load(&self, load: NodeLoad, rooms: Vec<MeetingCode>) {
+    fn set_load(&self, mut load: NodeLoad, rooms: Vec<MeetingCode>) {
+        load.accepting &= !self.withdrawn.load(Ordering::Relaxed);
         if let Ok(mut l) = self.load.lock() {
             if l.replace((load, rooms)).is_none() {
                 self.loaded.notify_one();
             }
         }
+    }
+
+    fn withdraw(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            self.withdrawn.store(true, Ordering::Relaxed);
+            let mut known = false;
+            if let Ok(mut l) = self.load.lock() {
+                if let Some((load, _)) = l.as_mut() {
+                    load.accepting = false;
+                    known = true;
+                }
+            }
+            if known {
+                self.beat().await;
+            }
+        })
     }
 
     fn nodes(&self) -> BoxFuture<'_, Result<Vec<Node>, ClusterError>> {

@@ -20,6 +20,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
 
 /// How long a node waits for another to answer (a join, an end).
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
@@ -76,6 +77,24 @@ enum Relay {
         request: u64,
         outcome: EndOutcome,
     },
+    /// Anyone → a node: stop taking rooms, move your participants elsewhere and leave
+    /// (`parlor-server --drain`).
+    Drain {
+        from: NodeId,
+    },
+}
+
+/// What asks `node` to drain, as sent on its bus by [`crate::drain`].
+pub async fn ask_to_drain(
+    cluster: &dyn Cluster,
+    node: &str,
+) -> Result<(), crate::cluster::ClusterError> {
+    let relay = Relay::Drain {
+        from: cluster.node_id().to_owned(),
+    };
+    let bytes = serde_json::to_vec(&relay)
+        .map_err(|e| crate::cluster::ClusterError::Unavailable(e.to_string()))?;
+    cluster.send(node, &bytes).await
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -335,11 +354,20 @@ impl Remote {
     }
 
     /// Handles what arrives on this node's bus until it closes, and looks after the relayed
-    /// participants of nodes that stop.
-    pub async fn run(self: Arc<Self>, rooms: Arc<Rooms>, mut inbox: mpsc::Receiver<Vec<u8>>) {
+    /// participants of nodes that stop. A request to drain cancels `draining`.
+    pub async fn run(
+        self: Arc<Self>,
+        rooms: Arc<Rooms>,
+        mut inbox: mpsc::Receiver<Vec<u8>>,
+        draining: CancellationToken,
+    ) {
         let watching = tokio::spawn(self.clone().watch());
         while let Some(bytes) = inbox.recv().await {
             match serde_json::from_slice::<Relay>(&bytes) {
+                Ok(Relay::Drain { from }) => {
+                    tracing::info!(by = %from, "asked to drain: moving participants and leaving");
+                    draining.cancel();
+                }
                 Ok(relay) => self.clone().handle(&rooms, relay).await,
                 Err(e) => tracing::warn!(error = %e, "unreadable message on the cluster bus"),
             }
@@ -483,6 +511,8 @@ impl Remote {
                     let _ = reply.send(outcome);
                 }
             }
+            // Handled by `run`, which owns the node's draining.
+            Relay::Drain { .. } => {}
             Relay::Close { conn, code, reason } => {
                 let socket = self.sockets.lock().ok().and_then(|mut s| s.remove(&conn));
                 if let Some((_, socket)) = socket {

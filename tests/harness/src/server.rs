@@ -97,6 +97,29 @@ impl NodeProcess {
         }
     }
 
+    /// Sends SIGTERM, as an orchestrator stopping it would.
+    pub fn terminate(&self) {
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "SIGTERM to parlor-server");
+    }
+
+    /// Waits, at most `within`, for it to end by itself; how it ended, `None` if it has not.
+    pub async fn exited(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let until = std::time::Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("its status") {
+                return Some(status);
+            }
+            if std::time::Instant::now() > until {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Kills it as a crash would: no goodbye to anyone.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
