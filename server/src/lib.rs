@@ -143,7 +143,7 @@ async fn report_load(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     while !state.shutdown.is_cancelled() {
         tick.tick().await;
-        let rooms = state.rooms.live_codes();
+        let rooms = state.rooms.live_rooms();
         let load = cluster::NodeLoad {
             media: media.clone(),
             rooms: u32::try_from(rooms.len()).unwrap_or(u32::MAX),

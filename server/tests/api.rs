@@ -176,11 +176,21 @@ async fn meetings_and_host_only_actions(b: Backend) {
     let (status, got) = s.get(&format!("/api/meetings/{code}"), Some(&bea)).await;
     assert_eq!(status, 200);
     assert_eq!(got["title"], "Design review");
+    assert_eq!(got["present"], 0, "nobody in it yet: {got}");
     let (status, body) = s.get("/api/meetings/zzz-zzzz-zzz", Some(&bea)).await;
     assert_eq!((status, body["code"].as_str()), (404, Some("not_found")));
 
     // Bea takes part, so she may see the history; she may not end the meeting.
     let (mut ws, _) = s.join(&bea, &code).await;
+    let (_, got) = s.get(&format!("/api/meetings/{code}"), Some(&ada)).await;
+    assert_eq!(got["present"], 1, "{got}");
+    let (_, mine) = s.get("/api/meetings", Some(&ada)).await;
+    let listed = mine
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["code"] == code.as_str());
+    assert_eq!(listed.unwrap()["present"], 1, "{mine}");
     let (status, body) = s
         .post(&format!("/api/meetings/{code}/end"), Some(&bea), json!({}))
         .await;
@@ -209,6 +219,11 @@ async fn meetings_and_host_only_actions(b: Backend) {
     assert_eq!(status, 200, "{ended}");
     assert_eq!(ended["status"], "ended");
     assert_eq!(ended["endReason"], "host_ended");
+    let (_, got) = s.get(&format!("/api/meetings/{code}"), Some(&ada)).await;
+    assert!(
+        got.get("present").is_none(),
+        "an ended meeting has no one in it: {got}"
+    );
     let msg = ws.expect("meeting_ended").await;
     assert_eq!(msg["reason"], "host_ended");
     let (_, history) = s

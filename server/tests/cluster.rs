@@ -196,6 +196,12 @@ async fn a_killed_nodes_meeting_resumes_on_another_node() {
             .any(|c| c["text"] == "before"),
         "the chat survived: {rejoined}"
     );
+    // Only the participant back in the meeting is present: node-a's last report is gone.
+    eventually("presence rewritten by node-b", || async {
+        redis.cli(&["HGETALL", &format!("parlor:presence:{code}")])
+            == format!("{}\nconnected", rejoined["participantId"].as_str().unwrap())
+    })
+    .await;
     eprintln!(
         "node-a killed: its client was told after {told:?} and was back in the meeting after {back:?}"
     );
@@ -308,6 +314,21 @@ async fn meeting_on_node_a(
         redis.cli(&["GET", &format!("parlor:room:{code}")]),
         "node-a"
     );
+    // Who is in it is kept in Redis by participant id only, so any node can tell.
+    let ids: Vec<&str> = joined
+        .iter()
+        .map(|(_, j)| j["participantId"].as_str().unwrap())
+        .collect();
+    eventually("node-b counts the two in node-a's meeting", || async {
+        parlor_testkit::http::meeting(&b.url, &code).await["present"] == 2
+    })
+    .await;
+    let kept = redis.cli(&["HGETALL", &format!("parlor:presence:{code}")]);
+    let mut fields: Vec<&str> = kept.lines().collect();
+    fields.sort_unstable();
+    let mut expected = vec![ids[0], ids[1], "connected", "connected"];
+    expected.sort_unstable();
+    assert_eq!(fields, expected, "only ids and states: {kept}");
     joined[0]
         .0
         .send(serde_json::json!({"type": "chat", "text": "before the move"}))
@@ -357,6 +378,7 @@ async fn everyone_moves_to_node_b(
     );
     let meeting = parlor_testkit::http::meeting(&b.url, code.as_str()).await;
     assert_eq!(meeting["status"], "active", "{meeting}");
+    assert_eq!(meeting["present"], 2, "{meeting}");
 }
 
 /// SIGTERM, as Kubernetes or systemd stop a node: it drains (no new rooms, its participants

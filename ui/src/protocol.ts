@@ -41,7 +41,12 @@ export type EndReason = "host_ended" | "all_left";
 
 export type CreateMeetingRequest = { title: string, mediaMode?: MediaMode, };
 
-export type Meeting = { code: MeetingCode, title: string, hostId: UserId, hostName: string, mediaMode: MediaMode, status: MeetingStatus, endReason?: EndReason | null, createdAt: number, startedAt?: number | null, endedAt?: number | null, };
+export type Meeting = { code: MeetingCode, title: string, hostId: UserId, hostName: string, mediaMode: MediaMode, status: MeetingStatus, endReason?: EndReason | null, createdAt: number, startedAt?: number | null, endedAt?: number | null, 
+/**
+ * How many are in the meeting now, connected or about to resume; given when the meeting
+ * has not ended and it can be told (from the room, wherever in the cluster it runs).
+ */
+present?: number | null, };
 
 export type ParticipantRecord = { participantId: ParticipantId, userId: UserId, displayName: string, guest: boolean, joinedAt: number, leftAt?: number | null, };
 

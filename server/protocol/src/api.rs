@@ -175,6 +175,10 @@ pub struct Meeting {
     pub started_at: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ended_at: Option<i64>,
+    /// How many are in the meeting now, connected or about to resume; given when the meeting
+    /// has not ended and it can be told (from the room, wherever in the cluster it runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub present: Option<u32>,
 }
 
 /// One stay of one participant in a meeting (`GET /api/meetings/{code}/participants`).

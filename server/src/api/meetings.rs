@@ -62,12 +62,30 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(row.meeting)))
 }
 
-/// `GET /api/meetings`: the caller's meetings, hosted or joined, newest first.
+/// The meeting with how many are in it now, when it has not ended. Without an answer (the
+/// cluster's shared state unreachable) the count is left out; the rest still stands.
+async fn with_presence(state: &AppState, mut meeting: Meeting) -> Meeting {
+    if meeting.status != MeetingStatus::Ended {
+        match state.rooms.present(&meeting.code).await {
+            Ok(p) => meeting.present = Some(u32::try_from(p.count()).unwrap_or(u32::MAX)),
+            Err(e) => tracing::debug!(error = %e, room = %meeting.code, "presence unknown"),
+        }
+    }
+    meeting
+}
+
+/// `GET /api/meetings`: the caller's meetings, hosted or joined, newest first, with how many
+/// are in each that has not ended.
 pub async fn list(
     State(state): State<AppState>,
     Auth(who): Auth,
 ) -> Result<Json<Vec<Meeting>>, ApiError> {
-    Ok(Json(state.store.meetings_for_user(&who.user_id).await?))
+    let meetings = state.store.meetings_for_user(&who.user_id).await?;
+    let mut out = Vec::with_capacity(meetings.len());
+    for m in meetings {
+        out.push(with_presence(&state, m).await);
+    }
+    Ok(Json(out))
 }
 
 /// `GET /api/meetings/{code}`: anyone signed in (guests too) may look a code up to join it.
@@ -76,7 +94,8 @@ pub async fn get(
     Auth(_): Auth,
     Path(code): Path<String>,
 ) -> Result<Json<Meeting>, ApiError> {
-    Ok(Json(find(&state, &code).await?.meeting))
+    let meeting = find(&state, &code).await?.meeting;
+    Ok(Json(with_presence(&state, meeting).await))
 }
 
 /// `POST /api/meetings/{code}/end`: host only.

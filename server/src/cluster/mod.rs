@@ -4,14 +4,15 @@
 //!
 //! One interface, [`Cluster`], two implementations: [`Alone`] (in-process, the default: this
 //! node hosts every room and there is no one to talk to) and, with `--redis-url`, Redis
-//! ([`redis::RedisCluster`]). Redis holds node ids, addresses, load figures and meeting codes;
-//! no names, accounts or messages are stored there (signaling only passes through its pub/sub).
+//! ([`redis::RedisCluster`]). Redis holds node ids, addresses, load figures, meeting codes and
+//! who is in each meeting as random participant ids; no names, accounts or messages are stored
+//! there (signaling only passes through its pub/sub).
 
 #[cfg(feature = "redis")]
 pub mod redis;
 
 use futures_util::future::BoxFuture;
-use parlor_protocol::MeetingCode;
+use parlor_protocol::{MeetingCode, ParticipantId};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
@@ -31,6 +32,23 @@ pub struct NodeLoad {
     /// False when at its limits or draining: it takes no new rooms.
     pub accepting: bool,
 }
+
+/// Who is in a live meeting now, by participant id only (no names): those with a connection,
+/// and those whose connection dropped and who may still resume.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Presence {
+    pub connected: Vec<ParticipantId>,
+    pub reconnecting: Vec<ParticipantId>,
+}
+
+impl Presence {
+    pub fn count(&self) -> usize {
+        self.connected.len() + self.reconnecting.len()
+    }
+}
+
+/// A room this node runs, with who is in it.
+pub type LiveRoom = (MeetingCode, Presence);
 
 /// A node and its load, as the registry has it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -69,9 +87,16 @@ pub trait Cluster: Send + Sync + 'static {
     /// This node's room for `code` has closed; another node may host the meeting next time.
     fn release<'a>(&'a self, code: &'a MeetingCode) -> BoxFuture<'a, ()>;
 
-    /// What this node reports about itself from now on, and the rooms it hosts (claimed
-    /// again should the shared state have lost them, as when Redis restarts).
-    fn set_load(&self, load: NodeLoad, rooms: Vec<MeetingCode>);
+    /// What this node reports about itself from now on, and the rooms it hosts with who is in
+    /// them (claimed again should the shared state have lost them, as when Redis restarts).
+    fn set_load(&self, load: NodeLoad, rooms: Vec<LiveRoom>);
+
+    /// Who is in `code`'s meeting, as its room's node last reported (empty when no node runs
+    /// it). Alone, rooms answer this themselves.
+    fn presence<'a>(
+        &'a self,
+        code: &'a MeetingCode,
+    ) -> BoxFuture<'a, Result<Presence, ClusterError>>;
 
     /// This node takes no new rooms from now on (it is stopping): the registry says so before
     /// this returns, so rooms moving off this node are not placed back on it.
@@ -127,7 +152,14 @@ impl Cluster for Alone {
         Box::pin(async {})
     }
 
-    fn set_load(&self, _load: NodeLoad, _rooms: Vec<MeetingCode>) {}
+    fn set_load(&self, _load: NodeLoad, _rooms: Vec<LiveRoom>) {}
+
+    fn presence<'a>(
+        &'a self,
+        _code: &'a MeetingCode,
+    ) -> BoxFuture<'a, Result<Presence, ClusterError>> {
+        Box::pin(async { Ok(Presence::default()) })
+    }
 
     fn withdraw(&self) -> BoxFuture<'_, ()> {
         Box::pin(async {})

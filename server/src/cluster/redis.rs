@@ -5,15 +5,17 @@
 //!   `parlor:nodes` is the set of ids ever seen, pruned as their keys expire.
 //! - `parlor:room:{code}`: the id of the node hosting that meeting's room, claimed by a script
 //!   that keeps a live holder and otherwise sets the chosen node, in one step.
+//! - `parlor:presence:{code}`: who is in that meeting, participant id → `connected` or
+//!   `reconnecting`, rewritten by the room's node on every heartbeat and expiring with it.
 //! - `parlor:bus:{id}`: the node's pub/sub channel.
 //!
 //! Every command has a short time limit; when Redis cannot be reached the node says so
 //! ([`Cluster::connected`], `/health/ready`) and goes on with what it runs.
 
-use super::{least_loaded, Cluster, ClusterError, Node, NodeId, NodeLoad};
+use super::{least_loaded, Cluster, ClusterError, LiveRoom, Node, NodeId, NodeLoad, Presence};
 use futures_util::future::BoxFuture;
 use futures_util::StreamExt;
-use parlor_protocol::MeetingCode;
+use parlor_protocol::{MeetingCode, ParticipantId};
 use redis::aio::ConnectionManager;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -40,6 +42,13 @@ fn room_key(code: &MeetingCode) -> String {
     format!("parlor:room:{code}")
 }
 
+fn presence_key(code: &MeetingCode) -> String {
+    format!("parlor:presence:{code}")
+}
+
+const CONNECTED: &str = "connected";
+const RECONNECTING: &str = "reconnecting";
+
 fn bus(id: &str) -> String {
     format!("parlor:bus:{id}")
 }
@@ -54,9 +63,9 @@ redis.call('SET', KEYS[1], ARGV[1])
 return ARGV[1]
 ";
 
-/// Deletes the room's entry only if this node (ARGV[1]) still holds it.
+/// Deletes the room's entry and its presence only if this node (ARGV[1]) still holds it.
 const RELEASE: &str = r"
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1], KEYS[2]) end
 return 0
 ";
 
@@ -66,7 +75,7 @@ pub struct RedisCluster {
     conn: tokio::sync::Mutex<Option<ConnectionManager>>,
     /// `None` until the node first says how loaded it is; it joins the registry then. With it,
     /// the rooms this node hosts.
-    load: Mutex<Option<(NodeLoad, Vec<MeetingCode>)>>,
+    load: Mutex<Option<(NodeLoad, Vec<LiveRoom>)>>,
     /// Wakes the heartbeat for the first load, so the node registers at once.
     loaded: tokio::sync::Notify,
     connected: AtomicBool,
@@ -163,10 +172,13 @@ impl RedisCluster {
     async fn script<T: redis::FromRedisValue>(
         &self,
         script: &redis::Script,
-        key: &str,
+        keys: &[&str],
         args: &[&str],
     ) -> Result<T, ClusterError> {
-        let mut invocation = script.key(key);
+        let mut invocation = script.prepare_invoke();
+        for k in keys {
+            invocation.key(*k);
+        }
         for a in args {
             invocation.arg(*a);
         }
@@ -201,7 +213,8 @@ impl RedisCluster {
         };
         let ttl = u64::try_from(NODE_TTL.as_millis()).unwrap_or(u64::MAX);
         let mut beat = redis::pipe();
-        beat.cmd("SET")
+        beat.atomic()
+            .cmd("SET")
             .arg(node_key(&self.id))
             .arg(json)
             .arg("PX")
@@ -212,13 +225,32 @@ impl RedisCluster {
             .arg(&self.id)
             .ignore();
         // A Redis that restarted has forgotten which rooms run here: claim them again (never
-        // over another holder).
-        for code in &rooms {
+        // over another holder). Who is in each is written afresh.
+        for (code, presence) in &rooms {
             beat.cmd("SET")
                 .arg(room_key(code))
                 .arg(&self.id)
                 .arg("NX")
                 .ignore();
+            let key = presence_key(code);
+            beat.cmd("DEL").arg(&key).ignore();
+            if presence.count() > 0 {
+                let fields = presence
+                    .connected
+                    .iter()
+                    .map(|p| (p.as_str(), CONNECTED))
+                    .chain(
+                        presence
+                            .reconnecting
+                            .iter()
+                            .map(|p| (p.as_str(), RECONNECTING)),
+                    );
+                beat.cmd("HSET").arg(&key);
+                for (participant, state) in fields {
+                    beat.arg(participant).arg(state);
+                }
+                beat.ignore().cmd("PEXPIRE").arg(&key).arg(ttl).ignore();
+            }
         }
         let was = self.connected.load(Ordering::Relaxed);
         let result = self
@@ -289,7 +321,11 @@ impl Cluster for RedisCluster {
             let candidate = least_loaded(&nodes).map_or("", |n| n.id.as_str());
             // A live room stays where it is, even on a node taking no new ones.
             let placed: Option<NodeId> = self
-                .script(&self.claim, &room_key(code), &[candidate, "parlor:node:"])
+                .script(
+                    &self.claim,
+                    &[&room_key(code)],
+                    &[candidate, "parlor:node:"],
+                )
                 .await?;
             placed.ok_or(ClusterError::Full)
         })
@@ -312,7 +348,11 @@ impl Cluster for RedisCluster {
     fn release<'a>(&'a self, code: &'a MeetingCode) -> BoxFuture<'a, ()> {
         Box::pin(async move {
             if let Err(e) = self
-                .script::<i64>(&self.release, &room_key(code), &[&self.id])
+                .script::<i64>(
+                    &self.release,
+                    &[&room_key(code), &presence_key(code)],
+                    &[&self.id],
+                )
                 .await
             {
                 tracing::debug!(error = %e, room = %code, "could not release the room in Redis");
@@ -320,13 +360,34 @@ impl Cluster for RedisCluster {
         })
     }
 
-    fn set_load(&self, mut load: NodeLoad, rooms: Vec<MeetingCode>) {
+    fn set_load(&self, mut load: NodeLoad, rooms: Vec<LiveRoom>) {
         load.accepting &= !self.withdrawn.load(Ordering::Relaxed);
         if let Ok(mut l) = self.load.lock() {
             if l.replace((load, rooms)).is_none() {
                 self.loaded.notify_one();
             }
         }
+    }
+
+    fn presence<'a>(
+        &'a self,
+        code: &'a MeetingCode,
+    ) -> BoxFuture<'a, Result<Presence, ClusterError>> {
+        Box::pin(async move {
+            let all: Vec<(String, String)> = self
+                .run(redis::cmd("HGETALL").arg(presence_key(code)))
+                .await?;
+            let mut presence = Presence::default();
+            for (participant, state) in all {
+                let participant = ParticipantId::from(participant);
+                if state == RECONNECTING {
+                    presence.reconnecting.push(participant);
+                } else {
+                    presence.connected.push(participant);
+                }
+            }
+            Ok(presence)
+        })
     }
 
     fn withdraw(&self) -> BoxFuture<'_, ()> {

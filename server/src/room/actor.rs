@@ -14,6 +14,7 @@ pub(super) use media::Media;
 use super::conn::{close_code, ConnHandle};
 use super::{RoomContext, RoomError};
 use crate::auth::Identity;
+use crate::cluster::Presence;
 use crate::sfu::SfuCommand;
 use crate::util::{new_id, now_ms, random_token};
 use parlor_protocol::api::{EndReason, Meeting, MeetingStatus};
@@ -24,7 +25,7 @@ use parlor_protocol::{ErrorBody, ErrorCode, ParticipantId, UserId};
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 /// Longest chat message, in characters.
@@ -108,6 +109,8 @@ pub(super) struct Room {
     finished: bool,
     /// The room's SFU line; `None` for peer-to-peer meetings.
     media: Option<media::Media>,
+    /// Who is in the room, for anyone who asks (and, in a cluster, for Redis).
+    present: watch::Sender<Presence>,
 }
 
 impl Room {
@@ -118,6 +121,7 @@ impl Room {
         chat: Vec<ChatMessage>,
         chat_seq: i64,
         media: Option<media::Media>,
+        present: watch::Sender<Presence>,
     ) -> Self {
         Self {
             ctx,
@@ -130,7 +134,26 @@ impl Room {
             empty_until: None,
             finished: false,
             media,
+            present,
         }
+    }
+
+    /// Updates who is in the room, when that changed.
+    fn publish_presence(&self) {
+        self.present.send_if_modified(|present| {
+            let mut now = Presence::default();
+            for p in &self.participants {
+                let list = if p.conn.is_some() {
+                    &mut now.connected
+                } else {
+                    &mut now.reconnecting
+                };
+                list.push(p.id.clone());
+            }
+            let changed = *present != now;
+            *present = now;
+            changed
+        });
     }
 
     /// Runs the room until it ends or the server stops. A panic while handling one command
@@ -151,7 +174,9 @@ impl Room {
                 () = sleep_until_opt(deadline), if deadline.is_some() => self.on_timer().await,
                 Some(event) = media::next_event(&mut self.media) => self.on_media_event(event),
             }
+            self.publish_presence();
         }
+        self.publish_presence();
         // Commands that raced with the end get a clear answer instead of silence.
         rx.close();
         while let Some(cmd) = rx.recv().await {

@@ -10,7 +10,7 @@ pub mod conn;
 pub mod remote;
 
 use crate::auth::Identity;
-use crate::cluster::{Cluster, ClusterError};
+use crate::cluster::{Cluster, ClusterError, LiveRoom, Presence};
 use crate::metrics::Metrics;
 use crate::store::Store;
 use actor::Room;
@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 /// Commands queued for one room before senders wait.
 const ROOM_QUEUE: usize = 1024;
@@ -64,6 +64,7 @@ pub struct RoomHandle {
     /// Tells this room apart from a later room for the same meeting code.
     generation: u64,
     tx: mpsc::Sender<RoomCommand>,
+    present: watch::Receiver<Presence>,
 }
 
 impl RoomHandle {
@@ -107,12 +108,25 @@ impl Rooms {
         self.conn_ids.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// The meetings whose rooms run on this node.
-    pub fn live_codes(&self) -> Vec<MeetingCode> {
+    /// The meetings whose rooms run on this node, with who is in each.
+    pub fn live_rooms(&self) -> Vec<LiveRoom> {
         self.live
             .lock()
-            .map(|l| l.keys().cloned().collect())
+            .map(|l| {
+                l.iter()
+                    .map(|(code, h)| (code.clone(), h.present.borrow().clone()))
+                    .collect()
+            })
             .unwrap_or_default()
+    }
+
+    /// Who is in `code`'s meeting now: from its room when it runs here, otherwise as the
+    /// room's node last told the cluster.
+    pub async fn present(&self, code: &MeetingCode) -> Result<Presence, ClusterError> {
+        if let Some(h) = self.lookup(code) {
+            return Ok(h.present.borrow().clone());
+        }
+        self.ctx.cluster.presence(code).await
     }
 
     fn lookup(&self, code: &MeetingCode) -> Option<RoomHandle> {
@@ -172,9 +186,11 @@ impl Rooms {
             return Ok(h.clone());
         }
         let (tx, rx) = mpsc::channel(ROOM_QUEUE);
+        let (present_tx, present) = watch::channel(Presence::default());
         let handle = RoomHandle {
             generation: self.generation.fetch_add(1, Ordering::Relaxed),
             tx,
+            present,
         };
         live.insert(code.clone(), handle.clone());
         self.ctx.metrics.rooms.set(gauge(live.len()));
@@ -183,7 +199,15 @@ impl Rooms {
         // Every meeting but a peer-to-peer one has its media routed by the SFU.
         let media = (row.meeting.media_mode != parlor_protocol::api::MediaMode::P2p)
             .then(|| actor::Media::attach(&self.ctx.sfu, code));
-        let room = Room::new(self.ctx.clone(), row.id, row.meeting, chat, seq, media);
+        let room = Room::new(
+            self.ctx.clone(),
+            row.id,
+            row.meeting,
+            chat,
+            seq,
+            media,
+            present_tx,
+        );
         let registry = self.live.clone();
         let metrics = self.ctx.metrics.clone();
         let cluster = self.ctx.cluster.clone();

@@ -51,6 +51,8 @@ pub(super) fn meeting(r: &AnyRow) -> Result<MeetingRow> {
             created_at: r.try_get("created_at")?,
             started_at: r.try_get("started_at")?,
             ended_at: r.try_get("ended_at")?,
+            // Live state, not stored: filled in where asked for.
+            present: None,
         },
     })
 }

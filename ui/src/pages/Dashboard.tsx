@@ -78,6 +78,7 @@ export function Dashboard() {
             <li key={m.code}>
               <span className={`status ${m.status}`}>{m.status === "active" ? "Live" : "Not started"}</span>
               <strong>{m.title}</strong> <code>{m.code}</code>
+              {!!m.present && <span className="present">{m.present === 1 ? "1 person" : `${m.present} people`} in the call</span>}
               <Link to={`/m/${m.code}`}>Join</Link>
               <button className="link" onClick={() => navigator.clipboard?.writeText(`${location.origin}/m/${m.code}`)}>
                 Copy link
