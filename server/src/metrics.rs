@@ -15,6 +15,17 @@ pub struct Metrics {
     pub messages_out: IntCounterVec,
     pub errors: IntCounterVec,
     pub http_duration: HistogramVec,
+    /// Messages on the cluster bus, by direction (`in`, `out`) and kind.
+    pub bus_messages: IntCounterVec,
+    /// Bytes on the cluster bus, by direction.
+    pub bus_bytes: IntCounterVec,
+    /// Messages that could not be put on the bus (Redis away).
+    pub bus_failures: prometheus::IntCounter,
+    /// Sessions here whose meeting runs on another node, and participants of rooms here whose
+    /// socket is on another node.
+    pub relayed: prometheus::IntGaugeVec,
+    /// 1 while the cluster's Redis answers.
+    pub redis_up: IntGauge,
 }
 
 impl Metrics {
@@ -62,8 +73,48 @@ impl Metrics {
             &["method", "route", "status"],
         )
         .expect(VALID);
+        let bus_messages = IntCounterVec::new(
+            Opts::new(
+                "cluster_bus_messages_total",
+                "Messages between nodes over the cluster bus, by direction and kind",
+            ),
+            &["direction", "kind"],
+        )
+        .expect(VALID);
+        let bus_bytes = IntCounterVec::new(
+            Opts::new(
+                "cluster_bus_bytes_total",
+                "Bytes between nodes over the cluster bus, by direction",
+            ),
+            &["direction"],
+        )
+        .expect(VALID);
+        let bus_failures = prometheus::IntCounter::new(
+            "cluster_bus_failures_total",
+            "Messages for another node that could not be sent",
+        )
+        .expect(VALID);
+        let relayed = prometheus::IntGaugeVec::new(
+            Opts::new(
+                "cluster_relayed",
+                "Signaling relayed between nodes: sessions here in rooms elsewhere (socket), \
+                 participants of rooms here on sockets elsewhere (room)",
+            ),
+            &["side"],
+        )
+        .expect(VALID);
+        let redis_up = IntGauge::new(
+            "cluster_redis_up",
+            "1 while the cluster's Redis answers (0 too on a node without one)",
+        )
+        .expect(VALID);
         for c in [
             Box::new(connections.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(bus_messages.clone()),
+            Box::new(bus_bytes.clone()),
+            Box::new(bus_failures.clone()),
+            Box::new(relayed.clone()),
+            Box::new(redis_up.clone()),
             Box::new(rooms.clone()),
             Box::new(participants.clone()),
             Box::new(messages_in.clone()),
@@ -83,7 +134,22 @@ impl Metrics {
             messages_out,
             errors,
             http_duration,
+            bus_messages,
+            bus_bytes,
+            bus_failures,
+            relayed,
+            redis_up,
         }
+    }
+
+    /// Counts one message crossing the cluster bus.
+    pub fn bus(&self, direction: &str, kind: &str, bytes: usize) {
+        self.bus_messages
+            .with_label_values(&[direction, kind])
+            .inc();
+        self.bus_bytes
+            .with_label_values(&[direction])
+            .inc_by(u64::try_from(bytes).unwrap_or(u64::MAX));
     }
 
     pub fn error(&self, code: parlor_protocol::ErrorCode) {

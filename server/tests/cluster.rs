@@ -323,6 +323,26 @@ async fn meeting_on_node_a(
         parlor_testkit::http::meeting(&b.url, &code).await["present"] == 2
     })
     .await;
+    // Relayed signaling shows in each node's metrics.
+    let metrics = |url: String| async move {
+        reqwest::get(format!("{url}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    eventually("relaying counted on both nodes", || async {
+        let (on_a, on_b) = (metrics(a.url.clone()).await, metrics(b.url.clone()).await);
+        on_b.contains("parlor_cluster_relayed{side=\"socket\"} 1")
+            && on_b.contains("parlor_cluster_bus_messages_total{direction=\"out\",kind=\"join\"} 1")
+            && on_b.contains("parlor_cluster_redis_up 1")
+            && on_a.contains("parlor_cluster_relayed{side=\"room\"} 1")
+            && on_a.contains("parlor_cluster_bus_messages_total{direction=\"in\",kind=\"join\"} 1")
+            && on_a
+                .contains("parlor_cluster_bus_messages_total{direction=\"out\",kind=\"deliver\"}")
+    })
+    .await;
     let kept = redis.cli(&["HGETALL", &format!("parlor:presence:{code}")]);
     let mut fields: Vec<&str> = kept.lines().collect();
     fields.sort_unstable();

@@ -84,6 +84,23 @@ enum Relay {
     },
 }
 
+impl Relay {
+    /// Its kind, as metrics label it.
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::Join { .. } => "join",
+            Self::Message { .. } => "message",
+            Self::Gone { .. } => "gone",
+            Self::Joined { .. } => "joined",
+            Self::Deliver { .. } => "deliver",
+            Self::Close { .. } => "close",
+            Self::End { .. } => "end",
+            Self::EndAnswer { .. } => "end_answer",
+            Self::Drain { .. } => "drain",
+        }
+    }
+}
+
 /// What asks `node` to drain, as sent on its bus by [`crate::drain`].
 pub async fn ask_to_drain(
     cluster: &dyn Cluster,
@@ -221,8 +238,12 @@ impl Remote {
             return false;
         };
         match self.cluster.send(to, &bytes).await {
-            Ok(()) => true,
+            Ok(()) => {
+                self.metrics.bus("out", relay.kind(), bytes.len());
+                true
+            }
             Err(e) => {
+                self.metrics.bus_failures.inc();
                 tracing::warn!(error = %e, node = to, "cannot relay to the room's node");
                 false
             }
@@ -363,7 +384,11 @@ impl Remote {
     ) {
         let watching = tokio::spawn(self.clone().watch());
         while let Some(bytes) = inbox.recv().await {
-            match serde_json::from_slice::<Relay>(&bytes) {
+            let relay = serde_json::from_slice::<Relay>(&bytes);
+            if let Ok(r) = &relay {
+                self.metrics.bus("in", r.kind(), bytes.len());
+            }
+            match relay {
                 Ok(Relay::Drain { from }) => {
                     tracing::info!(by = %from, "asked to drain: moving participants and leaving");
                     draining.cancel();
@@ -384,6 +409,20 @@ impl Remote {
         let mut reachable_since: Option<tokio::time::Instant> = None;
         loop {
             tick.tick().await;
+            let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+            let sockets = self.sockets.lock().map(|s| s.len()).unwrap_or(0);
+            let proxies = self.proxies.lock().map(|p| p.len()).unwrap_or(0);
+            self.metrics
+                .relayed
+                .with_label_values(&["socket"])
+                .set(count(sockets));
+            self.metrics
+                .relayed
+                .with_label_values(&["room"])
+                .set(count(proxies));
+            self.metrics
+                .redis_up
+                .set(i64::from(self.cluster.connected()));
             // Without the registry nothing can be told about other nodes: wait.
             let Ok(nodes) = self.cluster.nodes().await else {
                 reachable_since = None;
