@@ -3,7 +3,10 @@
 //! `parlor-server` serving the built UI. Everyone decodes everyone else's video, chat goes
 //! round, the host mutes and removes the guest, mutes the native client, and ends the meeting.
 //!
-//! Where it may, the test runs in a network namespace of its own holding only a loopback
+//! A second test kills the node running a meeting's room under a browser tab that joined
+//! through another node, and waits for the tab to decode video again.
+//!
+//! Where it may, each test runs in a network namespace of its own holding only a loopback
 //! interface (`unshare --net`), so the browser can gather no candidate but 127.0.0.1 and no
 //! packet can go anywhere else. Screenshots land in `$CARGO_TARGET_TMPDIR/browser-meeting`.
 
@@ -42,34 +45,21 @@ fn prerequisites() {
     }
 }
 
-#[test]
-fn a_meeting_in_the_browser() {
-    prerequisites();
-    if let Some(status) = parlor_testkit::netns::rerun_isolated("a_meeting_in_the_browser") {
-        assert!(status.success(), "the isolated run failed: {status}");
-        return;
-    }
-    parlor_testkit::block_on(meeting());
-}
-
-async fn meeting() {
-    let s = common::server_with(|c| c.media_bind = Some("127.0.0.1".parse().unwrap())).await;
-    let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-meeting");
-    let _ = std::fs::remove_dir_all(&artifacts);
-    std::fs::create_dir_all(&artifacts).unwrap();
-    let stats = artifacts.join("native.json");
-
-    let mut node = Command::new("node")
-        .arg("e2e/meeting.mjs")
+/// Starts one of `ui/e2e`'s scripts under Node.js with Debian's Chromium; what it prints,
+/// line by line as JSON, arrives on the channel (and everything it prints goes to the log).
+fn browser_script(
+    command: &mut Command,
+) -> (
+    std::process::Child,
+    tokio::sync::mpsc::UnboundedReceiver<Value>,
+) {
+    let mut node = command
         .current_dir(ui_dir())
-        .env("PARLOR_URL", &s.url)
-        .env("PARLOR_ARTIFACTS", &artifacts)
-        .env("PARLOR_NATIVE", NATIVE)
         .env("PARLOR_CHROMIUM", CHROMIUM)
         .stdout(Stdio::piped())
         .spawn()
         .expect("node (Node.js) runs the browser script");
-    let (lines_tx, mut lines) = tokio::sync::mpsc::unbounded_channel::<Value>();
+    let (lines_tx, lines) = tokio::sync::mpsc::unbounded_channel::<Value>();
     let stdout = node.stdout.take().unwrap();
     std::thread::spawn(move || {
         for line in std::io::BufReader::new(stdout)
@@ -82,6 +72,108 @@ async fn meeting() {
             }
         }
     });
+    (node, lines)
+}
+
+#[test]
+fn a_meeting_in_the_browser() {
+    prerequisites();
+    if let Some(status) = parlor_testkit::netns::rerun_isolated("a_meeting_in_the_browser") {
+        assert!(status.success(), "the isolated run failed: {status}");
+        return;
+    }
+    parlor_testkit::block_on(meeting());
+}
+
+/// A browser tab in a meeting whose room runs on another node than the one its page and
+/// WebSocket came from. That node is killed (SIGKILL): the tab's own node closes its socket as
+/// a restart, the page reconnects with its resume token, the meeting is placed anew and the
+/// tab decodes video again from the `parlor-client` that also came back.
+#[test]
+fn a_browser_tab_comes_back_when_its_meetings_node_is_killed() {
+    prerequisites();
+    if let Some(status) = parlor_testkit::netns::rerun_isolated(
+        "a_browser_tab_comes_back_when_its_meetings_node_is_killed",
+    ) {
+        assert!(status.success(), "the isolated run failed: {status}");
+        return;
+    }
+    parlor_testkit::block_on(failover());
+}
+
+async fn failover() {
+    let redis = parlor_testkit::RedisServer::start();
+    let ([mut a, b], _data) = parlor_testkit::server::two_nodes(&redis).await;
+    let code = parlor_testkit::http::host_meeting(&b.url, "Failover").await;
+    let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-failover");
+    let _ = std::fs::remove_dir_all(&artifacts);
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let stats = artifacts.join("x.json");
+
+    // X joins through node-a, so the room runs there; it knows node-b too.
+    let x = common::client(&a.url, &code, "X", Some(45), &stats, &["--server", &b.url]);
+    redis.room_on(&code, "node-a").await;
+    let (mut node, mut lines) = browser_script(
+        Command::new("node")
+            .arg("e2e/join.mjs")
+            .env("PARLOR_LINK", format!("{}/m/{code}", b.url))
+            .env("PARLOR_NAME", "Tab")
+            .env("PARLOR_VIDEOS", "1")
+            .env("PARLOR_AGAIN", "1")
+            .env("PARLOR_ARTIFACTS", &artifacts),
+    );
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(150);
+    let mut killed = None;
+    let mut again = None;
+    while let Ok(Some(event)) = tokio::time::timeout_at(deadline, lines.recv()).await {
+        match event["event"].as_str() {
+            Some("frames") => {
+                a.kill();
+                killed = Some(std::time::Instant::now());
+            }
+            Some("again") => {
+                again = killed.map(|k| k.elapsed());
+                break;
+            }
+            _ => {}
+        }
+    }
+    let status = tokio::task::spawn_blocking(move || node.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        killed.is_some(),
+        "the tab never decoded X's video before the kill"
+    );
+    let again = again.expect("the tab decoded video again after the kill");
+    assert!(status.success(), "the browser script failed: {status}");
+    redis.room_on(&code, "node-b").await;
+    let meeting = parlor_testkit::http::meeting(&b.url, &code).await;
+    assert_eq!(meeting["status"], "active", "{meeting}");
+    let (report, _) = common::finished(x, stats).await;
+    assert_eq!(report["reconnects"], 1, "{report}");
+    eprintln!(
+        "node-a killed: the browser tab decoded video again {again:?} later; X recovered in {} ms",
+        report["recoveryMs"][0]
+    );
+}
+
+async fn meeting() {
+    let s = common::server_with(|c| c.media_bind = Some("127.0.0.1".parse().unwrap())).await;
+    let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-meeting");
+    let _ = std::fs::remove_dir_all(&artifacts);
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let stats = artifacts.join("native.json");
+
+    let (mut node, mut lines) = browser_script(
+        Command::new("node")
+            .arg("e2e/meeting.mjs")
+            .env("PARLOR_URL", &s.url)
+            .env("PARLOR_ARTIFACTS", &artifacts)
+            .env("PARLOR_NATIVE", NATIVE),
+    );
 
     // The host creates the meeting in the browser; the native client joins once it exists and
     // stays until the meeting ends.

@@ -13,13 +13,6 @@ use parlor_testkit::{eventually, Postgres, RedisServer};
 const SECRET: &str = "a shared token secret for every node of this cluster";
 
 /// Waits until Redis has `code`'s room on `node`.
-async fn room_on(redis: &RedisServer, code: &str, node: &str) {
-    eventually(&format!("the room on {node}"), || async {
-        redis.cli(&["GET", &format!("parlor:room:{code}")]) == node
-    })
-    .await;
-}
-
 async fn node(id: &str, redis: &RedisServer, database: &str) -> Server {
     let (id, redis, database) = (id.to_owned(), redis.url(), database.to_owned());
     server_with(move |c| {
@@ -101,7 +94,7 @@ async fn clients_recover_when_their_rooms_node_is_killed() {
     let path = |n: &str| dir.path().join(format!("{n}.json"));
     let x = client(&b.url, &code, "X", Some(25), &path("x"), &[]);
     let y = client(&b.url, &code, "Y", Some(25), &path("y"), &[]);
-    room_on(&redis, &code, "node-a").await;
+    redis.room_on(&code, "node-a").await;
     // Media flows through node-a for a while, then it dies.
     tokio::time::sleep(std::time::Duration::from_secs(4)).await;
     a.kill();
@@ -109,7 +102,7 @@ async fn clients_recover_when_their_rooms_node_is_killed() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as u64;
-    room_on(&redis, &code, "node-b").await;
+    redis.room_on(&code, "node-b").await;
 
     let (xr, yr) = (
         finished(x, path("x")).await.0,
@@ -149,7 +142,7 @@ async fn a_draining_nodes_clients_move_without_the_meeting_ending() {
     let also = ["--server", staying.url.as_str()];
     let x = client(&draining.url, &code, "X", Some(22), &path("x"), &also);
     let y = client(&draining.url, &code, "Y", Some(22), &path("y"), &also);
-    room_on(&redis, &code, "n1").await;
+    redis.room_on(&code, "n1").await;
     tokio::time::sleep(std::time::Duration::from_secs(4)).await;
     let drained = tokio::process::Command::new(parlor_testkit::server::program("parlor-server"))
         .args(["--drain", "n1", "--redis-url", &redis.url()])
@@ -161,7 +154,7 @@ async fn a_draining_nodes_clients_move_without_the_meeting_ending() {
         drained.status.success() && said.contains("n1 has left the cluster"),
         "{said}"
     );
-    room_on(&redis, &code, "n2").await;
+    redis.room_on(&code, "n2").await;
 
     let (xr, yr) = (
         finished(x, path("x")).await.0,
@@ -200,7 +193,7 @@ async fn calls_ride_out_a_redis_restart() {
     let dir = tempfile::tempdir().unwrap();
     let path = |n: &str| dir.path().join(format!("{n}.json"));
     let x = client(&nodes[0].url, &code, "X", Some(20), &path("x"), &[]);
-    room_on(&redis, &code, "n1").await;
+    redis.room_on(&code, "n1").await;
     // Y's socket is on the other node: its signaling is relayed over Redis.
     let y = client(&nodes[1].url, &code, "Y", Some(18), &path("y"), &[]);
     tokio::time::sleep(std::time::Duration::from_secs(4)).await;
@@ -239,7 +232,7 @@ async fn calls_ride_out_a_redis_restart() {
     for n in &nodes {
         eventually("readiness recovers", || ready(n.url.clone()).then_is(200)).await;
     }
-    room_on(&redis, &code, "n1").await;
+    redis.room_on(&code, "n1").await;
     eprintln!(
         "after Redis came back: ready and the room claimed again within {:?}",
         back.elapsed()

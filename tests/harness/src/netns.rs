@@ -11,8 +11,8 @@ pub fn isolated() -> bool {
     std::env::var_os(ISOLATED).is_some()
 }
 
-/// Runs the test `name` of this test binary again inside a new user and network namespace
-/// with loopback up, and returns how it ended. `None` when this already is that run, or when
+/// Runs the test `name` of this test binary again inside a new network namespace (and, unless
+/// root, a user namespace) with loopback up, and returns how it ended. `None` when this already is that run, or when
 /// namespaces are not available to this user (then the caller runs where it is).
 pub fn rerun_isolated(name: &str) -> Option<ExitStatus> {
     rerun_with(name, "ip link set lo up")
@@ -56,8 +56,16 @@ fn rerun_with(name: &str, setup: &str) -> Option<ExitStatus> {
     if isolated() {
         return None;
     }
+    // Root needs no user namespace for a network namespace, and without one every user is
+    // still itself (the test's PostgreSQL runs as `postgres`).
+    let unshare: &[&str] = if crate::is_root() {
+        &["--net"]
+    } else {
+        &["--user", "--map-root-user", "--net"]
+    };
     let probe = Command::new("unshare")
-        .args(["--user", "--map-root-user", "--net", "true"])
+        .args(unshare)
+        .arg("true")
         .stderr(Stdio::null())
         .status();
     if !probe.is_ok_and(|s| s.success()) {
@@ -69,7 +77,8 @@ fn rerun_with(name: &str, setup: &str) -> Option<ExitStatus> {
     }
     let exe = std::env::current_exe().expect("the test binary's path");
     let status = Command::new("unshare")
-        .args(["--user", "--map-root-user", "--net", "--"])
+        .args(unshare)
+        .arg("--")
         .args(["sh", "-c", &format!("{setup} && exec \"$@\""), "sh"])
         .arg(exe)
         .args([name, "--exact", "--nocapture", "--test-threads", "1"])

@@ -49,6 +49,14 @@ impl RedisServer {
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
 
+    /// Waits until the cluster records `node` as the host of meeting `code`'s room.
+    pub async fn room_on(&self, code: &str, node: &str) {
+        crate::eventually(&format!("the room on {node}"), || async {
+            self.cli(&["GET", &format!("parlor:room:{code}")]) == node
+        })
+        .await;
+    }
+
     /// Stops it abruptly, as a crash would.
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
