@@ -165,21 +165,17 @@ async fn the_other_side_shows(
         .as_array()
         .and_then(|t| t.iter().find(|t| is_other(t, other.name())).cloned())
         .unwrap();
-    // Two screenshots a second apart: inside the remote tile, the picture moved and is not
-    // blank.
+    // Screenshots a second apart: inside the remote tile, the picture is not blank and moves
+    // (on a loaded machine the web view may draw seldom, so a few seconds are allowed).
     let name = display.name();
-    let first = tokio::task::spawn_blocking({
+    let shoot = || {
         let name = name.clone();
-        move || screenshot(&name)
-    })
-    .await
-    .unwrap();
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let second = tokio::task::spawn_blocking(move || screenshot(&name))
-        .await
-        .unwrap();
-    first.save(&artifacts.join("window-1.png"));
-    second.save(&artifacts.join("window-2.png"));
+        async move {
+            tokio::task::spawn_blocking(move || screenshot(&name))
+                .await
+                .unwrap()
+        }
+    };
     let scale = page["scale"].as_f64().unwrap_or(1.0);
     let px = |v: &Value| (v.as_f64().unwrap() * scale).round() as usize;
     let inset = |v: usize| v + 8; // inside the rounded corners
@@ -190,10 +186,23 @@ async fn the_other_side_shows(
         // Above the name strip along the bottom.
         px(&remote_tile["height"]).saturating_sub(48),
     );
-    let (a, b) = (first.region(region), second.region(region));
-    let (spread_a, moved) = (spread(&a), changed(&a, &b));
+    let first = shoot().await;
+    let a = first.region(region);
+    let spread_a = spread(&a);
+    let (mut second, mut moved, mut waited) = (None, 0.0, 0);
+    while waited < 5 && moved <= 0.01 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        waited += 1;
+        let shot = shoot().await;
+        moved = changed(&a, &shot.region(region));
+        second = Some(shot);
+    }
+    first.save(&artifacts.join("window-1.png"));
+    if let Some(second) = second {
+        second.save(&artifacts.join("window-2.png"));
+    }
     eprintln!(
-        "remote tile {region:?}: spread {spread_a:.1}, {:.1}% of samples changed in a second; screenshots in {}",
+        "remote tile {region:?}: spread {spread_a:.1}, {:.1}% of samples changed after {waited} s; screenshots in {}",
         moved * 100.0,
         artifacts.display()
     );
