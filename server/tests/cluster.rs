@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 use parlor_protocol::MeetingCode;
-use parlor_server::cluster::redis::RedisCluster;
+use parlor_server::cluster::redis::{RedisCluster, HEARTBEAT};
 use parlor_server::cluster::{Cluster, ClusterError, Inbox, NodeLoad};
 use parlor_testkit::{eventually, RedisServer};
 use std::sync::Arc;
@@ -139,13 +139,22 @@ async fn redis_going_away_and_back_is_ridden_out() {
         a.connected() && a.nodes().await.is_ok_and(|n| n.len() == 1)
     })
     .await;
-    eprintln!(
-        "back in the cluster {:?} after Redis restarted",
-        back.elapsed()
+    let registered = back.elapsed();
+    // The restarted Redis is empty: rooms are placed anew only once every node has had time
+    // to claim its running rooms again.
+    let code = MeetingCode::from("abc-defg-hij");
+    let settling = a.place(&code).await;
+    assert!(
+        matches!(&settling, Err(ClusterError::Unavailable(why)) if why.contains("re-forming")),
+        "{settling:?}"
     );
-    assert_eq!(
-        a.place(&MeetingCode::from("abc-defg-hij")).await.unwrap(),
-        "node-a"
+    eventually("rooms placed again", || async {
+        a.place(&code).await.is_ok_and(|n| n == "node-a")
+    })
+    .await;
+    eprintln!(
+        "after Redis restarted: back in the cluster in {registered:?}, placing rooms in {:?}",
+        back.elapsed()
     );
 }
 
@@ -474,4 +483,51 @@ async fn drain_moves_a_nodes_meetings_and_waits_for_it_to_leave() {
         "--drain: node-a gone and its meeting moved within {:?}\n{said}",
         asked.elapsed()
     );
+}
+
+/// Redis loses everything (a restart without persistence, or a flush) while node a runs a
+/// room. Node b, asked for that meeting at once and again until it is answered, must not open
+/// it a second time: new rooms wait until every node has had time to claim its own again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_room_is_not_placed_twice_after_redis_loses_its_state() {
+    let redis = RedisServer::start();
+    let (a, _inbox_a, _stop_a) = node(&redis, "a");
+    // Half a heartbeat apart: after a's beat, b's comes first.
+    tokio::time::sleep(HEARTBEAT / 2).await;
+    let (b, _inbox_b, _stop_b) = node(&redis, "b");
+    up(&a, 2).await;
+    let code = MeetingCode::from("abc-defg-hij");
+    assert_eq!(a.place(&code).await.unwrap(), "a");
+    // a runs the room; b, with none, is the least loaded node.
+    a.set_load(
+        load(1),
+        vec![(code.clone(), parlor_server::cluster::Presence::default())],
+    );
+    for round in 0..3 {
+        // Just after a's heartbeat, so b announces itself to the emptied Redis before a
+        // claims its room again.
+        eventually("a's heartbeat", || async {
+            redis
+                .cli(&["PTTL", "parlor:node:a"])
+                .parse::<u64>()
+                .is_ok_and(|ttl| ttl > 2900)
+        })
+        .await;
+        assert_eq!(redis.cli(&["FLUSHALL"]), "OK");
+        let asked = Instant::now();
+        let placed = loop {
+            match b.place(&code).await {
+                Ok(node) => break node,
+                Err(ClusterError::Unavailable(_) | ClusterError::Full) => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        };
+        assert_eq!(
+            placed, "a",
+            "round {round}: the meeting is opened only where it runs"
+        );
+        eprintln!("round {round}: b answered after {:?}", asked.elapsed());
+    }
 }

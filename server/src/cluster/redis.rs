@@ -8,6 +8,8 @@
 //! - `parlor:presence:{code}`: who is in that meeting, participant id → `connected` or
 //!   `reconnecting`, rewritten by the room's node on every heartbeat and expiring with it.
 //! - `parlor:bus:{id}`: the node's pub/sub channel.
+//! - `parlor:epoch`: a random value that tells nodes when Redis has lost all of the above
+//!   (see [`EPOCH`]).
 //!
 //! Every command has a short time limit; when Redis cannot be reached the node says so
 //! ([`Cluster::connected`], `/health/ready`) and goes on with what it runs.
@@ -54,14 +56,25 @@ fn bus(id: &str) -> String {
 }
 
 /// Keeps a live holder; otherwise the candidate (ARGV[1]) takes the room, unless there is
-/// none (an empty ARGV[1]: no node takes rooms), when the answer is nil.
+/// none (an empty ARGV[1]: no node takes rooms), when the answer is nil, or the shared state
+/// is not the one the asking node knows (ARGV[3], the epoch: Redis lost it since), when the
+/// answer is [`SETTLING`].
 const CLAIM: &str = r"
 local owner = redis.call('GET', KEYS[1])
 if owner and redis.call('EXISTS', ARGV[2] .. owner) == 1 then return owner end
+if redis.call('GET', KEYS[2]) ~= ARGV[3] then return '!settling' end
 if ARGV[1] == '' then return false end
 redis.call('SET', KEYS[1], ARGV[1])
 return ARGV[1]
 ";
+
+/// [`CLAIM`]'s answer while the cluster re-forms; node ids cannot start with `!`.
+const SETTLING: &str = "!settling";
+
+/// A random value set once in a Redis that has none. Redis losing its data (a restart without
+/// persistence, a flush) loses it too, and nodes see a new one: that is how they know that the
+/// rooms running on other nodes may not be claimed in Redis yet.
+const EPOCH: &str = "parlor:epoch";
 
 /// Deletes the room's entry and its presence only if this node (ARGV[1]) still holds it.
 const RELEASE: &str = r"
@@ -81,8 +94,15 @@ pub struct RedisCluster {
     connected: AtomicBool,
     /// Set by [`Cluster::withdraw`]: whatever load is reported later, no new rooms come here.
     withdrawn: AtomicBool,
+    /// The shared state's epoch as this node last saw it, and until when, after it changed,
+    /// this node places no room anew (every node has claimed its rooms again by then).
+    epoch: Mutex<(Option<String>, Option<tokio::time::Instant>)>,
     claim: redis::Script,
     release: redis::Script,
+}
+
+fn settling() -> ClusterError {
+    ClusterError::Unavailable("the cluster is re-forming after Redis lost its state".into())
 }
 
 fn unavailable(e: impl std::fmt::Display) -> ClusterError {
@@ -117,6 +137,7 @@ impl RedisCluster {
             loaded: tokio::sync::Notify::new(),
             connected: AtomicBool::new(false),
             withdrawn: AtomicBool::new(false),
+            epoch: Mutex::default(),
             claim: redis::Script::new(CLAIM),
             release: redis::Script::new(RELEASE),
         })
@@ -215,6 +236,13 @@ impl RedisCluster {
         let mut beat = redis::pipe();
         beat.atomic()
             .cmd("SET")
+            .arg(EPOCH)
+            .arg(crate::util::random_token(16))
+            .arg("NX")
+            .ignore()
+            .cmd("GET")
+            .arg(EPOCH)
+            .cmd("SET")
             .arg(node_key(&self.id))
             .arg(json)
             .arg("PX")
@@ -254,15 +282,49 @@ impl RedisCluster {
         }
         let was = self.connected.load(Ordering::Relaxed);
         let result = self
-            .limited(|mut conn| async move { beat.query_async::<()>(&mut conn).await })
+            .limited(
+                |mut conn| async move { beat.query_async::<(Option<String>,)>(&mut conn).await },
+            )
             .await;
         match (&result, was) {
             (Err(e), true) => {
                 tracing::warn!(error = %e, "lost Redis; new meetings wait until it is back")
             }
-            (Ok(()), false) => tracing::info!(node = %self.id, "Redis reachable; in the cluster"),
+            (Ok(_), false) => tracing::info!(node = %self.id, "Redis reachable; in the cluster"),
             _ => {}
         }
+        if let Ok((Some(now),)) = result {
+            self.saw_epoch(now);
+        }
+    }
+
+    /// Notes the shared state's epoch; a change means Redis lost what it held, so new rooms
+    /// wait until every node has had time to claim its running rooms again.
+    fn saw_epoch(&self, now: String) {
+        let Ok(mut epoch) = self.epoch.lock() else {
+            return;
+        };
+        if epoch.0.as_ref().is_some_and(|before| *before != now) {
+            tracing::warn!(
+                settle_ms = u64::try_from(NODE_TTL.as_millis()).unwrap_or(u64::MAX),
+                "Redis lost the cluster's state (restarted or flushed); new meetings wait while \
+                 nodes claim their rooms again"
+            );
+            epoch.1 = Some(tokio::time::Instant::now() + NODE_TTL);
+        }
+        epoch.0 = Some(now);
+    }
+
+    /// The epoch to place rooms under, or why rooms cannot be placed now.
+    fn placing_epoch(&self) -> Result<String, ClusterError> {
+        let epoch = self.epoch.lock().map_err(unavailable)?;
+        if epoch
+            .1
+            .is_some_and(|until| tokio::time::Instant::now() < until)
+        {
+            return Err(settling());
+        }
+        Ok(epoch.0.clone().unwrap_or_default())
     }
 
     /// Listens on this node's channel, subscribing again whenever the connection drops.
@@ -317,17 +379,26 @@ impl Cluster for RedisCluster {
 
     fn place<'a>(&'a self, code: &'a MeetingCode) -> BoxFuture<'a, Result<NodeId, ClusterError>> {
         Box::pin(async move {
+            // Before its first heartbeat a node does not know the epoch yet.
+            if self.epoch.lock().map_err(unavailable)?.0.is_none() {
+                self.beat().await;
+            }
+            let epoch = self.placing_epoch()?;
             let nodes = self.nodes().await?;
             let candidate = least_loaded(&nodes).map_or("", |n| n.id.as_str());
             // A live room stays where it is, even on a node taking no new ones.
             let placed: Option<NodeId> = self
                 .script(
                     &self.claim,
-                    &[&room_key(code)],
-                    &[candidate, "parlor:node:"],
+                    &[&room_key(code), EPOCH],
+                    &[candidate, "parlor:node:", &epoch],
                 )
                 .await?;
-            placed.ok_or(ClusterError::Full)
+            match placed {
+                Some(answer) if answer == SETTLING => Err(settling()),
+                Some(node) => Ok(node),
+                None => Err(ClusterError::Full),
+            }
         })
     }
 
