@@ -124,6 +124,31 @@ async fn redis_going_away_and_back_is_ridden_out() {
     up(&a, 1).await;
     assert!(a.check().await.is_ok());
 
+    // A hung Redis (frozen: connections open, no answers): once the heartbeat has timed out,
+    // the breaker is open and requests fail at once instead of each waiting out a timeout.
+    redis.freeze(true);
+    eventually("the node notices the hung Redis", || async {
+        !a.connected()
+    })
+    .await;
+    for refused in [
+        a.place(&MeetingCode::from("abc-defg-hij"))
+            .await
+            .map(|_| ()),
+        a.nodes().await.map(|_| ()),
+        a.check().await.map_err(ClusterError::Unavailable),
+    ] {
+        assert!(
+            matches!(&refused, Err(ClusterError::Unavailable(why)) if why.contains("not answering")),
+            "{refused:?}"
+        );
+    }
+    redis.freeze(false);
+    eventually("the breaker closes", || async {
+        a.connected() && a.nodes().await.is_ok()
+    })
+    .await;
+
     redis.kill();
     let down = a.place(&MeetingCode::from("abc-defg-hij")).await;
     assert!(

@@ -11,7 +11,9 @@
 //! - `parlor:epoch`: a random value that tells nodes when Redis has lost all of the above
 //!   (see [`EPOCH`]).
 //!
-//! Every command has a short time limit; when Redis cannot be reached the node says so
+//! Every command has a short time limit. A node's requests go through a circuit breaker: once
+//! Redis fails to answer, they fail at once (`unavailable`) and only the heartbeat tries Redis,
+//! once a second, closing the breaker when it answers. Meanwhile the node says so
 //! ([`Cluster::connected`], `/health/ready`) and goes on with what it runs.
 
 use super::{least_loaded, Cluster, ClusterError, LiveRoom, Node, NodeId, NodeLoad, Presence};
@@ -91,7 +93,13 @@ pub struct RedisCluster {
     load: Mutex<Option<(NodeLoad, Vec<LiveRoom>)>>,
     /// Wakes the heartbeat for the first load, so the node registers at once.
     loaded: tokio::sync::Notify,
+    /// Whether Redis answered the last request; while false, the breaker is open.
     connected: AtomicBool,
+    /// A node of the cluster has a breaker (its heartbeat probes); an observer tries every
+    /// request.
+    breaker: bool,
+    /// Whether a probe has had its answer yet; until then the breaker's state means nothing.
+    probed: AtomicBool,
     /// Set by [`Cluster::withdraw`]: whatever load is reported later, no new rooms come here.
     withdrawn: AtomicBool,
     /// The shared state's epoch as this node last saw it, and until when, after it changed,
@@ -118,7 +126,10 @@ impl RedisCluster {
         id: NodeId,
         stop: CancellationToken,
     ) -> Result<(Arc<Self>, super::Inbox), String> {
-        let cluster = Arc::new(Self::observer(url, id)?);
+        let cluster = Arc::new(Self {
+            breaker: true,
+            ..Self::observer(url, id)?
+        });
         let (tx, inbox) = mpsc::channel(INBOX);
         tokio::spawn(cluster.clone().heartbeat(stop.clone()));
         tokio::spawn(cluster.clone().subscribe(tx, stop));
@@ -136,6 +147,8 @@ impl RedisCluster {
             load: Mutex::default(),
             loaded: tokio::sync::Notify::new(),
             connected: AtomicBool::new(false),
+            breaker: false,
+            probed: AtomicBool::new(false),
             withdrawn: AtomicBool::new(false),
             epoch: Mutex::default(),
             claim: redis::Script::new(CLAIM),
@@ -165,14 +178,21 @@ impl RedisCluster {
     }
 
     /// Runs one request on a connection within the time limit, and notes whether Redis
-    /// answered.
+    /// answered. While the breaker is open only a probe (the heartbeat) goes to Redis; every
+    /// other request fails at once.
     async fn limited<T, F>(
         &self,
+        probe: bool,
         request: impl FnOnce(ConnectionManager) -> F,
     ) -> Result<T, ClusterError>
     where
         F: std::future::Future<Output = redis::RedisResult<T>>,
     {
+        if self.breaker && !probe && !self.connected.load(Ordering::Relaxed) {
+            return Err(ClusterError::Unavailable(
+                "Redis is not answering (tried again every second)".into(),
+            ));
+        }
         let result = async {
             let conn = self.conn().await?;
             tokio::time::timeout(COMMAND_TIMEOUT, request(conn))
@@ -182,12 +202,17 @@ impl RedisCluster {
         }
         .await;
         self.connected.store(result.is_ok(), Ordering::Relaxed);
+        if probe {
+            self.probed.store(true, Ordering::Relaxed);
+        }
         result
     }
 
     async fn run<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, ClusterError> {
-        self.limited(|mut conn| async move { cmd.query_async::<T>(&mut conn).await })
-            .await
+        self.limited(false, |mut conn| async move {
+            cmd.query_async::<T>(&mut conn).await
+        })
+        .await
     }
 
     async fn script<T: redis::FromRedisValue>(
@@ -203,8 +228,10 @@ impl RedisCluster {
         for a in args {
             invocation.arg(*a);
         }
-        self.limited(|mut conn| async move { invocation.invoke_async::<T>(&mut conn).await })
-            .await
+        self.limited(false, |mut conn| async move {
+            invocation.invoke_async::<T>(&mut conn).await
+        })
+        .await
     }
 
     async fn heartbeat(self: Arc<Self>, stop: CancellationToken) {
@@ -282,9 +309,9 @@ impl RedisCluster {
         }
         let was = self.connected.load(Ordering::Relaxed);
         let result = self
-            .limited(
-                |mut conn| async move { beat.query_async::<(Option<String>,)>(&mut conn).await },
-            )
+            .limited(true, |mut conn| async move {
+                beat.query_async::<(Option<String>,)>(&mut conn).await
+            })
             .await;
         match (&result, was) {
             (Err(e), true) => {
@@ -516,10 +543,14 @@ impl Cluster for RedisCluster {
 
     fn check(&self) -> BoxFuture<'_, Result<(), String>> {
         Box::pin(async move {
-            self.run::<String>(&redis::cmd("PING"))
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string())
+            // With the breaker open the heartbeat's last answer stands; before any, ask.
+            let probe = !self.probed.load(Ordering::Relaxed);
+            self.limited(probe, |mut conn| async move {
+                redis::cmd("PING").query_async::<String>(&mut conn).await
+            })
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
         })
     }
 

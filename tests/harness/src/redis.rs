@@ -57,6 +57,18 @@ impl RedisServer {
         .await;
     }
 
+    /// Freezes it (SIGSTOP, or SIGCONT to thaw): connections stay open and nothing answers,
+    /// as with a hung server or a network that drops packets.
+    pub fn freeze(&self, frozen: bool) {
+        let child = self.child.as_ref().expect("redis-server is running");
+        let signal = if frozen { "-STOP" } else { "-CONT" };
+        let sent = Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "kill {signal} redis-server");
+    }
+
     /// Stops it abruptly, as a crash would.
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
