@@ -218,6 +218,12 @@ async fn a_killed_nodes_meeting_resumes_on_another_node() {
         .await;
     let rejoined = again.expect("joined").await;
     let back = killed.elapsed();
+    // The same participant, told it resumed: its stay was taken up from the database.
+    assert_eq!(
+        rejoined["participantId"], joined["participantId"],
+        "{rejoined}"
+    );
+    assert_eq!(rejoined["resumed"], true, "{rejoined}");
     assert_eq!(
         redis.cli(&["GET", &format!("parlor:room:{code}")]),
         "node-b"
@@ -320,16 +326,16 @@ async fn a_node_at_its_room_limit_takes_no_new_meetings() {
     three.expect("joined").await;
 }
 
+/// A participant's socket, its `joined` answer and its token.
+type Joined = (parlor_testkit::WsClient, serde_json::Value, String);
+
 /// Two participants of a meeting whose room runs on node-a: one with its socket on node-a, one
 /// relayed from node-b. Both joined; their `joined` answers.
 async fn meeting_on_node_a(
     a: &parlor_testkit::server::NodeProcess,
     b: &parlor_testkit::server::NodeProcess,
     redis: &RedisServer,
-) -> (
-    MeetingCode,
-    [(parlor_testkit::WsClient, serde_json::Value); 2],
-) {
+) -> (MeetingCode, [Joined; 2]) {
     let code = parlor_testkit::http::host_meeting(&b.url, "Moving").await;
     let mut joined = Vec::new();
     for (node, name) in [(a, "Ana"), (b, "Bo")] {
@@ -342,7 +348,7 @@ async fn meeting_on_node_a(
         ws.send(serde_json::json!({"type": "join", "roomId": code}))
             .await;
         let answer = ws.expect("joined").await;
-        joined.push((ws, answer));
+        joined.push((ws, answer, token));
     }
     assert_eq!(
         redis.cli(&["GET", &format!("parlor:room:{code}")]),
@@ -351,7 +357,7 @@ async fn meeting_on_node_a(
     // Who is in it is kept in Redis by participant id only, so any node can tell.
     let ids: Vec<&str> = joined
         .iter()
-        .map(|(_, j)| j["participantId"].as_str().unwrap())
+        .map(|(_, j, _)| j["participantId"].as_str().unwrap())
         .collect();
     eventually("node-b counts the two in node-a's meeting", || async {
         parlor_testkit::http::meeting(&b.url, &code).await["present"] == 2
@@ -399,13 +405,12 @@ async fn everyone_moves_to_node_b(
     b: &parlor_testkit::server::NodeProcess,
     redis: &RedisServer,
     code: &MeetingCode,
-    joined: [(parlor_testkit::WsClient, serde_json::Value); 2],
+    joined: [Joined; 2],
 ) {
-    for (mut ws, answer) in joined {
+    for (mut ws, answer, token) in joined {
         let told = ws.expect("server_shutdown").await;
         assert!(told["reconnectAfterMs"].as_u64().is_some(), "{told}");
         assert_eq!(ws.closed().await, Some(1012), "closed as a server restart");
-        let token = parlor_testkit::http::guest_token(&b.url, "Again").await;
         let mut again = parlor_testkit::WsClient::connect(&format!(
             "{}/ws/signal?token={token}",
             b.url.replace("http", "ws")
@@ -417,6 +422,11 @@ async fn everyone_moves_to_node_b(
             }))
             .await;
         let rejoined = again.expect("joined").await;
+        assert_eq!(
+            rejoined["participantId"], answer["participantId"],
+            "{rejoined}"
+        );
+        assert_eq!(rejoined["resumed"], true, "{rejoined}");
         assert!(
             rejoined["chat"]
                 .as_array()

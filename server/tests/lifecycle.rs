@@ -8,7 +8,7 @@ mod common;
 
 use common::{eventually, Backend, RedisServer, TestServer};
 use parlor_server::config::Seconds;
-use serde_json::json;
+use serde_json::{json, Value};
 use std::time::Duration;
 
 on_both_backends!(
@@ -141,10 +141,56 @@ async fn survives_restart(b: Backend) {
         history.iter().all(|p| p["leftAt"].as_i64().is_some()),
         "{history:?}"
     );
-    let (_, rejoined) = s.join(&host, &code).await;
+    // Someone else holding the host's resume token does not take up the host's stay.
+    let mut other = s.ws(&s.guest("Mallory").await).await;
+    other
+        .send(json!({"type": "join", "roomId": code, "resumeToken": a_joined["resumeToken"]}))
+        .await;
+    let not_host = other.expect("joined").await;
+    assert_eq!(not_host["resumed"], false, "{not_host}");
+    assert_ne!(not_host["participantId"], a_joined["participantId"]);
+    other.send(json!({"type": "leave"})).await;
+    other.expect("left").await;
+
+    // With its resume token the host takes up its stay again; without, B joins anew.
+    let mut again = s.ws(&host).await;
+    again
+        .send(json!({"type": "join", "roomId": code, "resumeToken": a_joined["resumeToken"]}))
+        .await;
+    let rejoined = again.expect("joined").await;
     assert_eq!(rejoined["role"], "host");
-    assert_ne!(rejoined["participantId"], a_joined["participantId"]);
+    assert_eq!(rejoined["resumed"], true, "{rejoined}");
+    assert_eq!(rejoined["participantId"], a_joined["participantId"]);
     assert_eq!(rejoined["chat"][0]["text"], "remember me");
+    let (_, b_again) = s.join(&s.guest("B").await, &code).await;
+    assert_eq!(b_again["resumed"], false);
+    let (_, history) = s
+        .get(&format!("/api/meetings/{code}/participants"), Some(&host))
+        .await;
+    let history = history.as_array().unwrap();
+    assert_eq!(
+        history.len(),
+        4,
+        "one stay for the host, two for B, Mallory's: {history:?}"
+    );
+    let host_stay = history
+        .iter()
+        .find(|p| p["participantId"] == a_joined["participantId"])
+        .unwrap();
+    assert!(
+        host_stay.get("leftAt").is_none_or(Value::is_null),
+        "{host_stay}"
+    );
+
+    // Nor does a token take up a stay its holder left.
+    again.send(json!({"type": "leave"})).await;
+    again.expect("left").await;
+    let mut late = s.ws(&host).await;
+    late.send(json!({"type": "join", "roomId": code, "resumeToken": a_joined["resumeToken"]}))
+        .await;
+    let fresh = late.expect("joined").await;
+    assert_eq!(fresh["resumed"], false, "{fresh}");
+    assert_ne!(fresh["participantId"], a_joined["participantId"]);
 }
 
 async fn dead_connections_are_dropped(b: Backend) {

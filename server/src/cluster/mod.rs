@@ -98,8 +98,9 @@ pub trait Cluster: Send + Sync + 'static {
         code: &'a MeetingCode,
     ) -> BoxFuture<'a, Result<Presence, ClusterError>>;
 
-    /// This node takes no new rooms from now on (it is stopping): the registry says so before
-    /// this returns, so rooms moving off this node are not placed back on it.
+    /// This node takes no new rooms from now on (it is stopping) and claims none of its rooms
+    /// again: the registry says so before this returns, so rooms moving off this node are not
+    /// placed back on it.
     fn withdraw(&self) -> BoxFuture<'_, ()>;
 
     /// The nodes that are up, this one included.

@@ -100,7 +100,8 @@ pub struct RedisCluster {
     breaker: bool,
     /// Whether a probe has had its answer yet; until then the breaker's state means nothing.
     probed: AtomicBool,
-    /// Set by [`Cluster::withdraw`]: whatever load is reported later, no new rooms come here.
+    /// Set by [`Cluster::withdraw`]: whatever load is reported later, no new rooms come here
+    /// and the node claims none of its rooms again.
     withdrawn: AtomicBool,
     /// The shared state's epoch as this node last saw it, and until when, after it changed,
     /// this node places no room anew (every node has claimed its rooms again by then).
@@ -458,8 +459,12 @@ impl Cluster for RedisCluster {
         })
     }
 
-    fn set_load(&self, mut load: NodeLoad, rooms: Vec<LiveRoom>) {
-        load.accepting &= !self.withdrawn.load(Ordering::Relaxed);
+    fn set_load(&self, mut load: NodeLoad, mut rooms: Vec<LiveRoom>) {
+        // A withdrawn node is letting its rooms go: it claims none of them again.
+        if self.withdrawn.load(Ordering::Relaxed) {
+            load.accepting = false;
+            rooms.clear();
+        }
         if let Ok(mut l) = self.load.lock() {
             if l.replace((load, rooms)).is_none() {
                 self.loaded.notify_one();
@@ -493,8 +498,9 @@ impl Cluster for RedisCluster {
             self.withdrawn.store(true, Ordering::Relaxed);
             let mut known = false;
             if let Ok(mut l) = self.load.lock() {
-                if let Some((load, _)) = l.as_mut() {
+                if let Some((load, rooms)) = l.as_mut() {
                     load.accepting = false;
+                    rooms.clear();
                     known = true;
                 }
             }

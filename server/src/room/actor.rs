@@ -72,6 +72,15 @@ struct Participant {
     resume_token: String,
 }
 
+/// What storage keeps of a resume token: its SHA-256, in hex.
+fn resume_hash(token: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 impl Participant {
     fn info(&self) -> PeerInfo {
         PeerInfo {
@@ -317,9 +326,9 @@ impl Room {
                 "the host removed you from this meeting",
             )));
         }
-        if let Some(token) = resume_token {
+        if let Some(token) = &resume_token {
             let found = self.participants.iter().position(|p| {
-                p.resume_token == token
+                p.resume_token == *token
                     && p.identity.user_id == identity.user_id
                     && p.identity.guest == identity.guest
             });
@@ -338,7 +347,30 @@ impl Room {
         }
 
         let now = now_ms();
+        // A stay whose room was lost (its node stopped or died, the server restarted) is taken
+        // up again by its token: same participant, told it resumed.
+        if let Some(token) = resume_token {
+            let grace = i64::try_from(self.ctx.reconnect_grace.as_millis()).unwrap_or(i64::MAX);
+            let stay = self
+                .ctx
+                .store
+                .take_up_stay(
+                    &self.meeting_id,
+                    &resume_hash(&token),
+                    &identity.user_id,
+                    identity.guest,
+                    now.saturating_sub(grace),
+                )
+                .await
+                .map_err(|e| unavailable(&e))?;
+            if let Some(stay) = stay {
+                tracing::info!(room = %self.meeting.code, participant = %stay.id, "taken up again after its room was lost");
+                return Ok(self.admit(identity, conn, stay.id, token, true));
+            }
+        }
+
         let id = ParticipantId(new_id("p"));
+        let token = random_token(32);
         self.ctx
             .store
             .insert_participant(crate::store::NewParticipant {
@@ -348,6 +380,7 @@ impl Room {
                 display_name: &identity.display_name,
                 guest: identity.guest,
                 joined_at: now,
+                resume_hash: &resume_hash(&token),
             })
             .await
             .map_err(|e| unavailable(&e))?;
@@ -360,6 +393,18 @@ impl Room {
             self.meeting.status = MeetingStatus::Active;
             self.meeting.started_at = Some(now);
         }
+        Ok(self.admit(identity, conn, id, token, false))
+    }
+
+    /// Puts a participant (new, or taken up again) in the room and tells everyone.
+    fn admit(
+        &mut self,
+        identity: Identity,
+        conn: ConnHandle,
+        id: ParticipantId,
+        resume_token: String,
+        resumed: bool,
+    ) -> ParticipantId {
         let role = if !identity.guest && identity.user_id == self.meeting.host_id {
             Role::Host
         } else {
@@ -374,15 +419,15 @@ impl Room {
             camera: true,
             conn: Some(conn),
             paused_until: None,
-            resume_token: random_token(32),
+            resume_token,
         });
         self.ctx.metrics.participants.inc();
         self.empty_until = None;
         self.media_join(&id);
         let idx = self.participants.len() - 1;
-        self.send_joined(idx, false);
+        self.send_joined(idx, resumed);
         self.broadcast(&self.participants[idx].joined_event(), Some(&id));
-        Ok(id)
+        id
     }
 
     fn resume(&mut self, idx: usize, conn: ConnHandle) -> ParticipantId {

@@ -20,7 +20,7 @@ use parlor_protocol::api::{Meeting, MeetingStatus};
 use parlor_protocol::{ErrorBody, ErrorCode, MeetingCode, ParticipantId};
 use remote::{Remote, RoomLink};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -83,6 +83,8 @@ pub struct Rooms {
     live: Arc<Mutex<HashMap<MeetingCode, RoomHandle>>>,
     generation: AtomicU64,
     conn_ids: AtomicU64,
+    /// Set when the server begins to stop: no room opens here any more.
+    stopping: AtomicBool,
     /// Participants relayed to and from other nodes.
     pub remote: Arc<Remote>,
 }
@@ -99,6 +101,7 @@ impl Rooms {
             live: Arc::default(),
             generation: AtomicU64::new(0),
             conn_ids: AtomicU64::new(1),
+            stopping: AtomicBool::new(false),
             remote,
         }
     }
@@ -151,6 +154,12 @@ impl Rooms {
         };
         if !code.is_well_formed() {
             return Err(not_found());
+        }
+        if self.stopping.load(Ordering::Relaxed) {
+            return Err(RoomError::Refused(ErrorBody::new(
+                ErrorCode::Unavailable,
+                "this server is stopping; reconnect to continue the meeting elsewhere",
+            )));
         }
         let storage = |e: crate::store::StoreError| {
             tracing::warn!(error = %e, "storage failure opening room");
@@ -325,12 +334,16 @@ impl Rooms {
 
     /// Tells every room the server is stopping and waits until each has recorded it.
     pub async fn shutdown_all(&self) {
-        let handles: Vec<RoomHandle> = self
+        self.stopping.store(true, Ordering::Relaxed);
+        let rooms: Vec<(MeetingCode, RoomHandle)> = self
             .live
             .lock()
-            .map(|l| l.values().cloned().collect())
+            .map(|l| l.iter().map(|(c, h)| (c.clone(), h.clone())).collect())
             .unwrap_or_default();
-        for h in handles {
+        for (code, h) in rooms {
+            // Let go of the meeting first, so its participants, told to reconnect, find it
+            // placed anew rather than here.
+            self.ctx.cluster.release(&code).await;
             let (done, finished) = oneshot::channel();
             if h.send(RoomCommand::Shutdown { done }).await {
                 let _ = finished.await;

@@ -40,6 +40,15 @@ pub struct NewParticipant<'a> {
     pub display_name: &'a str,
     pub guest: bool,
     pub joined_at: i64,
+    /// SHA-256 (hex) of the stay's resume token.
+    pub resume_hash: &'a str,
+}
+
+/// A stay that may be taken up again: the room holding it was lost, not left.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResumableStay {
+    pub id: ParticipantId,
+    pub display_name: String,
 }
 
 #[derive(Clone)]
@@ -250,8 +259,9 @@ impl Store {
 
     pub async fn insert_participant(&self, p: NewParticipant<'_>) -> Result<()> {
         sqlx::query(
-            "INSERT INTO participants (id, meeting_id, user_id, display_name, guest, joined_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO participants \
+             (id, meeting_id, user_id, display_name, guest, joined_at, resume_hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(p.id.as_str())
         .bind(p.meeting_id)
@@ -259,9 +269,44 @@ impl Store {
         .bind(p.display_name)
         .bind(i64::from(p.guest))
         .bind(p.joined_at)
+        .bind(p.resume_hash)
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// The stay in `meeting_id` whose resume token hashes to `resume_hash`, held by this user,
+    /// if its room was lost rather than left: still open (its node died), or closed by a
+    /// server stopping at `since` or later. It is reopened (one stay, not two, in the history).
+    pub async fn take_up_stay(
+        &self,
+        meeting_id: &str,
+        resume_hash: &str,
+        user_id: &UserId,
+        guest: bool,
+        since: i64,
+    ) -> Result<Option<ResumableStay>> {
+        let row = sqlx::query(
+            "UPDATE participants SET left_at = NULL, leave_reason = NULL \
+             WHERE meeting_id = $1 AND resume_hash = $2 AND user_id = $3 AND guest = $4 \
+             AND (left_at IS NULL OR (leave_reason = $5 AND left_at >= $6)) \
+             RETURNING id, display_name",
+        )
+        .bind(meeting_id)
+        .bind(resume_hash)
+        .bind(user_id.as_str())
+        .bind(i64::from(guest))
+        .bind(LeaveReason::ServerShutdown.as_str())
+        .bind(since)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(ResumableStay {
+                id: ParticipantId(r.try_get("id")?),
+                display_name: r.try_get("display_name")?,
+            })
+        })
+        .transpose()
     }
 
     pub async fn participant_left(
