@@ -75,8 +75,15 @@ fn browser_script(
     (node, lines)
 }
 
+/// One browser test at a time: each runs Chromium, servers and native clients, and two at
+/// once on a 2-core machine starve their media threads.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn a_meeting_in_the_browser() {
+    let _alone = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     prerequisites();
     if let Some(status) = parlor_testkit::netns::rerun_isolated("a_meeting_in_the_browser") {
         assert!(status.success(), "the isolated run failed: {status}");
@@ -91,6 +98,9 @@ fn a_meeting_in_the_browser() {
 /// tab decodes video again from the `parlor-client` that also came back.
 #[test]
 fn a_browser_tab_comes_back_when_its_meetings_node_is_killed() {
+    let _alone = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     prerequisites();
     if let Some(status) = parlor_testkit::netns::rerun_isolated(
         "a_browser_tab_comes_back_when_its_meetings_node_is_killed",

@@ -13,6 +13,10 @@ use parlor_testkit::{eventually, Postgres, RedisServer};
 const SECRET: &str = "a shared token secret for every node of this cluster";
 
 /// Waits until Redis has `code`'s room on `node`.
+/// One call at a time: each runs several nodes and clients, and four at once on a 2-core
+/// machine starve their media threads.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 async fn node(id: &str, redis: &RedisServer, database: &str) -> Server {
     let (id, redis, database) = (id.to_owned(), redis.url(), database.to_owned());
     server_with(move |c| {
@@ -27,6 +31,7 @@ async fn node(id: &str, redis: &RedisServer, database: &str) -> Server {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_on_different_nodes_meet_in_one_room() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     let redis = RedisServer::start();
     let database = Postgres::shared().create_database();
     let nodes = [
@@ -87,6 +92,7 @@ async fn clients_on_different_nodes_meet_in_one_room() {
 /// decoded again is printed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_recover_when_their_rooms_node_is_killed() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     let redis = RedisServer::start();
     let ([mut a, b], _data) = parlor_testkit::server::two_nodes(&redis).await;
     let code = parlor_testkit::http::host_meeting(&b.url, "Failover").await;
@@ -128,6 +134,7 @@ async fn clients_recover_when_their_rooms_node_is_killed() {
 /// video again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_draining_nodes_clients_move_without_the_meeting_ending() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     let redis = RedisServer::start();
     let database = Postgres::shared().create_database();
     let draining = node("n1", &redis, &database).await;
@@ -179,6 +186,7 @@ async fn a_draining_nodes_clients_move_without_the_meeting_ending() {
 /// new join meanwhile is told `unavailable`, and the meeting is still there afterwards.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_ride_out_a_redis_restart() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     let mut redis = RedisServer::start();
     let database = Postgres::shared().create_database();
     let nodes = [
