@@ -79,17 +79,23 @@ fn browser_script(
 /// once on a 2-core machine starve their media threads.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-#[test]
-fn a_meeting_in_the_browser() {
+/// Runs the browser test `name`, whose body is `test`: alone, inside a network namespace of
+/// its own where it may.
+fn browser_test<F: std::future::Future<Output = ()>>(name: &str, test: impl FnOnce() -> F) {
     let _alone = ONE_AT_A_TIME
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     prerequisites();
-    if let Some(status) = parlor_testkit::netns::rerun_isolated("a_meeting_in_the_browser") {
+    if let Some(status) = parlor_testkit::netns::rerun_isolated(name) {
         assert!(status.success(), "the isolated run failed: {status}");
         return;
     }
-    parlor_testkit::block_on(meeting());
+    parlor_testkit::block_on(test());
+}
+
+#[test]
+fn a_meeting_in_the_browser() {
+    browser_test("a_meeting_in_the_browser", meeting);
 }
 
 /// A browser tab in a meeting whose room runs on another node than the one its page and
@@ -98,17 +104,10 @@ fn a_meeting_in_the_browser() {
 /// tab decodes video again from the `parlor-client` that also came back.
 #[test]
 fn a_browser_tab_comes_back_when_its_meetings_node_is_killed() {
-    let _alone = ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    prerequisites();
-    if let Some(status) = parlor_testkit::netns::rerun_isolated(
+    browser_test(
         "a_browser_tab_comes_back_when_its_meetings_node_is_killed",
-    ) {
-        assert!(status.success(), "the isolated run failed: {status}");
-        return;
-    }
-    parlor_testkit::block_on(failover());
+        failover,
+    );
 }
 
 async fn failover() {

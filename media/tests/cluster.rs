@@ -151,11 +151,7 @@ async fn a_draining_nodes_clients_move_without_the_meeting_ending() {
     let y = client(&draining.url, &code, "Y", Some(22), &path("y"), &also);
     redis.room_on(&code, "n1").await;
     tokio::time::sleep(std::time::Duration::from_secs(4)).await;
-    let drained = tokio::process::Command::new(parlor_testkit::server::program("parlor-server"))
-        .args(["--drain", "n1", "--redis-url", &redis.url()])
-        .output()
-        .await
-        .unwrap();
+    let drained = parlor_testkit::server::drain(&redis, "n1").await;
     let said = String::from_utf8_lossy(&drained.stdout);
     assert!(
         drained.status.success() && said.contains("n1 has left the cluster"),
@@ -225,11 +221,9 @@ async fn calls_ride_out_a_redis_restart() {
         .unwrap();
     assert!(body.contains("redis"), "{body}");
     let token = parlor_testkit::http::guest_token(&nodes[1].url, "Late").await;
-    let mut late = parlor_testkit::WsClient::connect(&format!(
-        "{}/ws/signal?token={token}",
-        nodes[1].url.replace("http", "ws")
-    ))
-    .await;
+    let mut late =
+        parlor_testkit::WsClient::connect(&parlor_testkit::http::signal_url(&nodes[1].url, &token))
+            .await;
     late.send(serde_json::json!({"type": "join", "roomId": code}))
         .await;
     late.expect_error("unavailable").await;

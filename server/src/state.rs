@@ -60,6 +60,7 @@ impl AppState {
             dummy_hash,
             shutdown,
         } = parts;
+        let draining = CancellationToken::new();
         let rooms = Rooms::new(crate::room::RoomContext {
             store: store.clone(),
             metrics: metrics.clone(),
@@ -69,6 +70,7 @@ impl AppState {
             sfu: sfu.clone(),
             cluster: cluster.clone(),
             outbound_queue: config.outbound_queue,
+            draining: draining.clone(),
         });
         Self(Arc::new(Inner {
             config,
@@ -79,7 +81,7 @@ impl AppState {
             cluster,
             sfu,
             shutdown,
-            draining: CancellationToken::new(),
+            draining,
             tracker: TaskTracker::new(),
             dummy_hash,
         }))

@@ -192,7 +192,7 @@ async fn a_killed_nodes_meeting_resumes_on_another_node() {
     let ([mut a, b], _data) = parlor_testkit::server::two_nodes(&redis).await;
     let code = parlor_testkit::http::host_meeting(&b.url, "Failover").await;
     let token = parlor_testkit::http::guest_token(&b.url, "Bo").await;
-    let ws = |url: &str| format!("{}/ws/signal?token={token}", url.replace("http", "ws"));
+    let ws = |url: &str| parlor_testkit::http::signal_url(url, &token);
 
     // Joined through node-b; the room runs on node-a (equally loaded, lower id).
     let mut bo = parlor_testkit::WsClient::connect(&ws(&b.url)).await;
@@ -255,11 +255,8 @@ async fn a_meeting_ended_on_another_node_ends_for_everyone() {
     let ([a, b], _data) = parlor_testkit::server::two_nodes(&redis).await;
     let code = parlor_testkit::http::host_meeting(&b.url, "Ending").await;
     let token = parlor_testkit::http::guest_token(&a.url, "Guest").await;
-    let mut guest = parlor_testkit::WsClient::connect(&format!(
-        "{}/ws/signal?token={token}",
-        a.url.replace("http", "ws")
-    ))
-    .await;
+    let mut guest =
+        parlor_testkit::WsClient::connect(&parlor_testkit::http::signal_url(&a.url, &token)).await;
     guest
         .send(serde_json::json!({"type": "join", "roomId": code}))
         .await;
@@ -299,7 +296,7 @@ async fn a_node_at_its_room_limit_takes_no_new_meetings() {
     let first = parlor_testkit::http::host_meeting(&s.url, "First").await;
     let second = parlor_testkit::http::host_meeting(&s.url, "Second").await;
     let token = parlor_testkit::http::guest_token(&s.url, "Guest").await;
-    let ws = format!("{}/ws/signal?token={token}", s.url.replace("http", "ws"));
+    let ws = parlor_testkit::http::signal_url(&s.url, &token);
     let mut one = parlor_testkit::WsClient::connect(&ws).await;
     one.send(serde_json::json!({"type": "join", "roomId": first}))
         .await;
@@ -340,11 +337,9 @@ async fn meeting_on_node_a(
     let mut joined = Vec::new();
     for (node, name) in [(a, "Ana"), (b, "Bo")] {
         let token = parlor_testkit::http::guest_token(&node.url, name).await;
-        let mut ws = parlor_testkit::WsClient::connect(&format!(
-            "{}/ws/signal?token={token}",
-            node.url.replace("http", "ws")
-        ))
-        .await;
+        let mut ws =
+            parlor_testkit::WsClient::connect(&parlor_testkit::http::signal_url(&node.url, &token))
+                .await;
         ws.send(serde_json::json!({"type": "join", "roomId": code}))
             .await;
         let answer = ws.expect("joined").await;
@@ -411,11 +406,9 @@ async fn everyone_moves_to_node_b(
         let told = ws.expect("server_shutdown").await;
         assert!(told["reconnectAfterMs"].as_u64().is_some(), "{told}");
         assert_eq!(ws.closed().await, Some(1012), "closed as a server restart");
-        let mut again = parlor_testkit::WsClient::connect(&format!(
-            "{}/ws/signal?token={token}",
-            b.url.replace("http", "ws")
-        ))
-        .await;
+        let mut again =
+            parlor_testkit::WsClient::connect(&parlor_testkit::http::signal_url(&b.url, &token))
+                .await;
         again
             .send(serde_json::json!({
                 "type": "join", "roomId": code, "resumeToken": answer["resumeToken"]
@@ -474,13 +467,9 @@ async fn drain_moves_a_nodes_meetings_and_waits_for_it_to_leave() {
     let redis = RedisServer::start();
     let ([mut a, b], _data) = parlor_testkit::server::two_nodes(&redis).await;
     let (code, joined) = meeting_on_node_a(&a, &b, &redis).await;
-    let drain = |node: &str| {
-        tokio::process::Command::new(parlor_testkit::server::program("parlor-server"))
-            .args(["--drain", node, "--redis-url", &redis.url()])
-            .output()
-    };
+    let drain = |node| parlor_testkit::server::drain(&redis, node);
 
-    let wrong = drain("node-z").await.unwrap();
+    let wrong = drain("node-z").await;
     assert_eq!(wrong.status.code(), Some(1));
     let said = String::from_utf8_lossy(&wrong.stderr);
     assert!(
@@ -499,7 +488,6 @@ async fn drain_moves_a_nodes_meetings_and_waits_for_it_to_leave() {
         drain("node-a"),
         everyone_moves_to_node_b(&b, &redis, &code, joined)
     );
-    let out = out.unwrap();
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

@@ -65,11 +65,14 @@ pub async fn create(
 /// The meeting with how many are in it now, when it has not ended. Without an answer (the
 /// cluster's shared state unreachable) the count is left out; the rest still stands.
 async fn with_presence(state: &AppState, mut meeting: Meeting) -> Meeting {
-    if meeting.status != MeetingStatus::Ended {
-        match state.rooms.present(&meeting.code).await {
+    match meeting.status {
+        MeetingStatus::Ended => {}
+        // Nobody has joined yet (the first join starts it): nothing to look up.
+        MeetingStatus::Created => meeting.present = Some(0),
+        MeetingStatus::Active => match state.rooms.present(&meeting.code).await {
             Ok(p) => meeting.present = Some(u32::try_from(p.count()).unwrap_or(u32::MAX)),
             Err(e) => tracing::debug!(error = %e, room = %meeting.code, "presence unknown"),
-        }
+        },
     }
     meeting
 }

@@ -21,7 +21,7 @@ use futures_util::future::BoxFuture;
 use futures_util::StreamExt;
 use parlor_protocol::{MeetingCode, ParticipantId};
 use redis::aio::ConnectionManager;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -93,13 +93,12 @@ pub struct RedisCluster {
     load: Mutex<Option<(NodeLoad, Vec<LiveRoom>)>>,
     /// Wakes the heartbeat for the first load, so the node registers at once.
     loaded: tokio::sync::Notify,
-    /// Whether Redis answered the last request; while false, the breaker is open.
-    connected: AtomicBool,
+    /// Whether Redis answered the last request ([`UNKNOWN`] before any); unless it did, the
+    /// breaker is open.
+    health: AtomicU8,
     /// A node of the cluster has a breaker (its heartbeat probes); an observer tries every
     /// request.
     breaker: bool,
-    /// Whether a probe has had its answer yet; until then the breaker's state means nothing.
-    probed: AtomicBool,
     /// Set by [`Cluster::withdraw`]: whatever load is reported later, no new rooms come here
     /// and the node claims none of its rooms again.
     withdrawn: AtomicBool,
@@ -109,6 +108,11 @@ pub struct RedisCluster {
     claim: redis::Script,
     release: redis::Script,
 }
+
+/// What [`RedisCluster::health`] holds.
+const UNKNOWN: u8 = 0;
+const UP: u8 = 1;
+const DOWN: u8 = 2;
 
 fn settling() -> ClusterError {
     ClusterError::Unavailable("the cluster is re-forming after Redis lost its state".into())
@@ -147,9 +151,8 @@ impl RedisCluster {
             conn: tokio::sync::Mutex::new(None),
             load: Mutex::default(),
             loaded: tokio::sync::Notify::new(),
-            connected: AtomicBool::new(false),
+            health: AtomicU8::new(UNKNOWN),
             breaker: false,
-            probed: AtomicBool::new(false),
             withdrawn: AtomicBool::new(false),
             epoch: Mutex::default(),
             claim: redis::Script::new(CLAIM),
@@ -189,7 +192,7 @@ impl RedisCluster {
     where
         F: std::future::Future<Output = redis::RedisResult<T>>,
     {
-        if self.breaker && !probe && !self.connected.load(Ordering::Relaxed) {
+        if self.breaker && !probe && !self.connected() {
             return Err(ClusterError::Unavailable(
                 "Redis is not answering (tried again every second)".into(),
             ));
@@ -202,10 +205,8 @@ impl RedisCluster {
                 .map_err(unavailable)
         }
         .await;
-        self.connected.store(result.is_ok(), Ordering::Relaxed);
-        if probe {
-            self.probed.store(true, Ordering::Relaxed);
-        }
+        let health = if result.is_ok() { UP } else { DOWN };
+        self.health.store(health, Ordering::Relaxed);
         result
     }
 
@@ -308,7 +309,7 @@ impl RedisCluster {
                 beat.ignore().cmd("PEXPIRE").arg(&key).arg(ttl).ignore();
             }
         }
-        let was = self.connected.load(Ordering::Relaxed);
+        let was = self.connected();
         let result = self
             .limited(true, |mut conn| async move {
                 beat.query_async::<(Option<String>,)>(&mut conn).await
@@ -496,15 +497,10 @@ impl Cluster for RedisCluster {
     fn withdraw(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
             self.withdrawn.store(true, Ordering::Relaxed);
-            let mut known = false;
-            if let Ok(mut l) = self.load.lock() {
-                if let Some((load, rooms)) = l.as_mut() {
-                    load.accepting = false;
-                    rooms.clear();
-                    known = true;
-                }
-            }
-            if known {
+            // The load last reported, set again so that it says what a withdrawn node says.
+            let last = self.load.lock().ok().and_then(|l| l.clone());
+            if let Some((load, rooms)) = last {
+                self.set_load(load, rooms);
                 self.beat().await;
             }
         })
@@ -550,7 +546,7 @@ impl Cluster for RedisCluster {
     fn check(&self) -> BoxFuture<'_, Result<(), String>> {
         Box::pin(async move {
             // With the breaker open the heartbeat's last answer stands; before any, ask.
-            let probe = !self.probed.load(Ordering::Relaxed);
+            let probe = self.health.load(Ordering::Relaxed) == UNKNOWN;
             self.limited(probe, |mut conn| async move {
                 redis::cmd("PING").query_async::<String>(&mut conn).await
             })
@@ -561,6 +557,6 @@ impl Cluster for RedisCluster {
     }
 
     fn connected(&self) -> bool {
-        self.connected.load(Ordering::Relaxed)
+        self.health.load(Ordering::Relaxed) == UP
     }
 }

@@ -20,7 +20,7 @@ use parlor_protocol::api::{Meeting, MeetingStatus};
 use parlor_protocol::{ErrorBody, ErrorCode, MeetingCode, ParticipantId};
 use remote::{Remote, RoomLink};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -57,6 +57,9 @@ pub struct RoomContext {
     pub cluster: Arc<dyn Cluster>,
     /// Outgoing messages queued per connection (for participants relayed from other nodes).
     pub outbound_queue: usize,
+    /// The node's draining (see [`crate::state::Inner::draining`]): once cancelled, no room
+    /// opens here any more.
+    pub draining: tokio_util::sync::CancellationToken,
 }
 
 #[derive(Clone)]
@@ -83,8 +86,6 @@ pub struct Rooms {
     live: Arc<Mutex<HashMap<MeetingCode, RoomHandle>>>,
     generation: AtomicU64,
     conn_ids: AtomicU64,
-    /// Set when the server begins to stop: no room opens here any more.
-    stopping: AtomicBool,
     /// Participants relayed to and from other nodes.
     pub remote: Arc<Remote>,
 }
@@ -101,7 +102,6 @@ impl Rooms {
             live: Arc::default(),
             generation: AtomicU64::new(0),
             conn_ids: AtomicU64::new(1),
-            stopping: AtomicBool::new(false),
             remote,
         }
     }
@@ -155,7 +155,7 @@ impl Rooms {
         if !code.is_well_formed() {
             return Err(not_found());
         }
-        if self.stopping.load(Ordering::Relaxed) {
+        if self.ctx.draining.is_cancelled() {
             return Err(RoomError::Refused(ErrorBody::new(
                 ErrorCode::Unavailable,
                 "this server is stopping; reconnect to continue the meeting elsewhere",
@@ -332,9 +332,9 @@ impl Rooms {
         answer.await.ok()
     }
 
-    /// Tells every room the server is stopping and waits until each has recorded it.
+    /// Tells every room the server is stopping and waits until each has recorded it. Called
+    /// once the node is draining, so no room opens meanwhile.
     pub async fn shutdown_all(&self) {
-        self.stopping.store(true, Ordering::Relaxed);
         let rooms: Vec<(MeetingCode, RoomHandle)> = self
             .live
             .lock()

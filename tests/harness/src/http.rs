@@ -59,3 +59,8 @@ pub async fn meeting(server: &str, code: &str) -> Value {
         .bearer_auth(guest_token(server, "Check").await);
     json_of(request, "the meeting").await
 }
+
+/// The signaling WebSocket's address on `server` (an `http://` URL) for `token`.
+pub fn signal_url(server: &str, token: &str) -> String {
+    format!("{}/ws/signal?token={token}", server.replace("http", "ws"))
+}

@@ -66,6 +66,15 @@ pub fn program(name: &str) -> std::path::PathBuf {
     bin
 }
 
+/// Runs `parlor-server --drain node` against the cluster in `redis`; how it ended.
+pub async fn drain(redis: &crate::RedisServer, node: &str) -> std::process::Output {
+    tokio::process::Command::new(program("parlor-server"))
+        .args(["--drain", node, "--redis-url", &redis.url()])
+        .output()
+        .await
+        .expect("parlor-server runs")
+}
+
 /// The token secret every node of a test cluster shares.
 pub const CLUSTER_SECRET: &str = "a shared token secret for every node of this cluster";
 
