@@ -211,7 +211,11 @@ fn spawn_decoder(
                         }
                     }
                     Ok(None) => {}
-                    Err(_) => {
+                    Err(e) => {
+                        tracing::warn!(
+                            track = %key, error = %e, bytes = au.len(), nal_types = ?nal_types(&au),
+                            "a video frame could not be decoded; asking for a keyframe"
+                        );
                         with_track(&shared, &key, RemoteTrack::corrupt);
                         wants_key.store(true, Ordering::Relaxed);
                         synced = false;
@@ -223,8 +227,15 @@ fn spawn_decoder(
 
 /// Whether an Annex-B access unit holds an IDR slice.
 fn au_has_idr(au: &[u8]) -> bool {
+    nal_types(au).contains(&5)
+}
+
+/// The NAL unit types in an Annex-B access unit, in order.
+fn nal_types(au: &[u8]) -> Vec<u8> {
     au.windows(4)
-        .any(|w| w[..3] == [0, 0, 1] && w[3] & 0x1f == 5)
+        .filter(|w| w[..3] == [0, 0, 1])
+        .map(|w| w[3] & 0x1f)
+        .collect()
 }
 
 async fn read_audio(track: Arc<dyn TrackRemote>, key: String, shared: Arc<Shared>) {
@@ -267,5 +278,9 @@ mod tests {
         assert_eq!(s.next(2), 0, "duplicate");
         assert!(au_has_idr(&[0, 0, 0, 1, 0x67, 1, 0, 0, 1, 0x65, 9]));
         assert!(!au_has_idr(&[0, 0, 0, 1, 0x41, 1]));
+        assert_eq!(
+            nal_types(&[0, 0, 0, 1, 0x67, 1, 0, 0, 1, 0x68, 0, 0, 1, 0x65]),
+            [7, 8, 5]
+        );
     }
 }

@@ -145,7 +145,8 @@ pub fn browse(on: IpAddr, wait: Duration) -> Result<Vec<Nearby>, MdnsError> {
     let daemon = daemon_for(on)?;
     let events = daemon.browse(SERVICE_TYPE)?;
     let deadline = Instant::now() + wait;
-    let mut found: Vec<Nearby> = Vec::new();
+    // Each with whether its address is loopback.
+    let mut found: Vec<(Nearby, bool)> = Vec::new();
     while let Some(left) = deadline.checked_duration_since(Instant::now()) {
         let Ok(event) = events.recv_timeout(left) else {
             break;
@@ -181,21 +182,52 @@ pub fn browse(on: IpAddr, wait: Duration) -> Result<Vec<Nearby>, MdnsError> {
             title: prop(txt::TITLE),
             host: prop(txt::HOST),
         };
-        if let Some(same) = found.iter_mut().find(|n| n.name == nearby.name) {
-            *same = nearby;
-        } else {
-            found.push(nearby);
-        }
+        heard(&mut found, nearby, address.is_loopback());
     }
     let _ = daemon.stop_browse(SERVICE_TYPE);
     let _ = daemon.shutdown();
+    let mut found: Vec<Nearby> = found.into_iter().map(|(n, _)| n).collect();
     found.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(found)
 }
 
+/// Adds what one resolution of an advert says to `found`. The same advert resolves once per
+/// interface it is heard on: an address another machine can reach wins over loopback,
+/// whichever was heard last; otherwise the latest wins.
+fn heard(found: &mut Vec<(Nearby, bool)>, nearby: Nearby, loopback: bool) {
+    match found.iter_mut().find(|(n, _)| n.name == nearby.name) {
+        Some(same) if loopback && !same.1 => {}
+        Some(same) => *same = (nearby, loopback),
+        None => found.push((nearby, loopback)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::fit;
+    use super::{fit, heard, Nearby};
+
+    #[test]
+    fn a_reachable_address_wins_over_loopback() {
+        let at = |server: &str| Nearby {
+            name: "Team (abc-defg-hij)".into(),
+            server: server.into(),
+            fingerprint: None,
+            code: Some("abc-defg-hij".into()),
+            title: Some("Team".into()),
+            host: None,
+        };
+        let mut found = Vec::new();
+        heard(&mut found, at("https://127.0.0.1:8080"), true);
+        heard(&mut found, at("https://10.0.0.5:8080"), false);
+        heard(&mut found, at("https://127.0.0.1:8080"), true);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].0.server, "https://10.0.0.5:8080");
+        heard(&mut found, at("https://10.0.0.5:9090"), false);
+        assert_eq!(
+            found[0].0.server, "https://10.0.0.5:9090",
+            "a newer advert replaces"
+        );
+    }
 
     #[test]
     fn names_are_cut_to_dns_sizes_between_characters() {
