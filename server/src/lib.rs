@@ -63,7 +63,7 @@ pub async fn prepare(config: Config) -> Result<AppState, ServerError> {
     let store = store::Store::connect(&config.effective_database_url()).await?;
     // Alone, this process owns every open stay; with Redis other nodes may own some.
     if config.redis_url.is_none() {
-        let closed = store.close_dangling_participants(util::now_ms()).await?;
+        let closed = store.close_lost_stays(None, util::now_ms()).await?;
         if closed > 0 {
             tracing::info!(
                 closed,
@@ -92,6 +92,7 @@ pub async fn prepare(config: Config) -> Result<AppState, ServerError> {
         dummy_hash,
         shutdown,
     });
+    tokio::spawn(adopt_orphans(state.clone()));
     // Alone, nobody reads the load or the bus.
     if let Some(inbox) = inbox {
         tokio::spawn(state.rooms.remote.clone().run(
@@ -126,6 +127,31 @@ fn join_cluster(
             Err(ServerError::Dependency(
                 "this build has no Redis support".into(),
             ))
+        }
+    }
+}
+
+/// Every reconnect grace (at least each second, at most each minute), and once at start:
+/// opens here the rooms of meetings under way that no node runs, so they end if nobody comes
+/// back (see [`room::Rooms::adopt_orphans`]).
+async fn adopt_orphans(state: AppState) {
+    let every = state
+        .config
+        .reconnect_grace
+        .0
+        .clamp(Duration::from_secs(1), Duration::from_secs(60));
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = state.draining.cancelled() => break,
+            () = state.shutdown.cancelled() => break,
+            _ = tick.tick() => {}
+        }
+        match state.rooms.adopt_orphans().await {
+            Ok(0) => {}
+            Ok(opened) => tracing::info!(opened, "opened rooms for meetings nobody's server ran"),
+            Err(e) => tracing::debug!(error = %e, "looking for meetings without a room"),
         }
     }
 }

@@ -247,6 +247,52 @@ async fn a_killed_nodes_meeting_resumes_on_another_node() {
     );
 }
 
+/// node-a, running a meeting's room, is killed and nobody comes back: node-b opens the room
+/// itself (as it does for any meeting under way that no node runs), closes the stay node-a
+/// left open, and ends the meeting once the grace has passed with nobody in it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_nodes_meeting_that_nobody_rejoins_ends() {
+    use parlor_testkit::http;
+    let redis = RedisServer::start();
+    let ([mut a, b], _data) =
+        parlor_testkit::server::two_nodes_with(&redis, &["--reconnect-grace", "2s"]).await;
+    let code = http::host_meeting(&a.url, "Abandoned").await;
+    let host = http::host_token(&a.url).await;
+    let mut ws = parlor_testkit::WsClient::connect(&http::signal_url(&a.url, &host)).await;
+    ws.send(serde_json::json!({"type": "join", "roomId": code}))
+        .await;
+    ws.expect("joined").await;
+    assert_eq!(
+        redis.cli(&["GET", &format!("parlor:room:{code}")]),
+        "node-a"
+    );
+
+    a.kill();
+    let killed = Instant::now();
+    eventually("the abandoned meeting to end", || async {
+        http::meeting(&b.url, &code).await["status"] == "ended"
+    })
+    .await;
+    let ended = killed.elapsed();
+    let meeting = http::meeting(&b.url, &code).await;
+    assert_eq!(meeting["endReason"], "all_left", "{meeting}");
+    let history = http::as_host(
+        &b.url,
+        reqwest::Method::GET,
+        &format!("/api/meetings/{code}/participants"),
+    )
+    .await;
+    let stays = history.as_array().unwrap();
+    assert_eq!(stays.len(), 1, "{history}");
+    assert!(stays[0]["leftAt"].as_i64().is_some(), "closed: {history}");
+    assert_eq!(
+        redis.cli(&["EXISTS", &format!("parlor:room:{code}")]),
+        "0",
+        "node-b let the room go"
+    );
+    eprintln!("node-a killed with nobody coming back: the meeting ended after {ended:?}");
+}
+
 /// The host ends the meeting over the API of a node that does not run its room: the room's
 /// node ends it, and everyone in it hears `meeting_ended`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -267,15 +313,12 @@ async fn a_meeting_ended_on_another_node_ends_for_everyone() {
     );
 
     // The host signs in on node-b (the account host_meeting made) and ends the meeting there.
-    let ended: serde_json::Value = reqwest::Client::new()
-        .post(format!("{}/api/meetings/{code}/end", b.url))
-        .bearer_auth(parlor_testkit::http::host_token(&b.url).await)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ended = parlor_testkit::http::as_host(
+        &b.url,
+        reqwest::Method::POST,
+        &format!("/api/meetings/{code}/end"),
+    )
+    .await;
     assert_eq!(ended["status"], "ended", "{ended}");
     let told = guest.expect("meeting_ended").await;
     assert_eq!(told["reason"], "host_ended", "{told}");

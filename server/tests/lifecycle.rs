@@ -16,6 +16,7 @@ on_both_backends!(
     paused_participant_times_out,
     empty_meeting_ends_after_grace,
     survives_restart,
+    a_meeting_nobody_comes_back_to_after_a_restart_ends,
     dead_connections_are_dropped,
 );
 
@@ -111,7 +112,9 @@ async fn empty_meeting_ends_after_grace(b: Backend) {
 }
 
 async fn survives_restart(b: Backend) {
-    let s = TestServer::start(b).await;
+    // Long enough a grace that the meeting, nobody in it for a moment, does not end meanwhile.
+    let s =
+        TestServer::start_with(b, |c| c.reconnect_grace = Seconds(Duration::from_secs(30))).await;
     let host = s.account("Host").await;
     let code = s.meeting(&host, "Durable").await;
     let (mut a, a_joined) = s.join(&host, &code).await;
@@ -191,6 +194,33 @@ async fn survives_restart(b: Backend) {
     let fresh = late.expect("joined").await;
     assert_eq!(fresh["resumed"], false, "{fresh}");
     assert_ne!(fresh["participantId"], a_joined["participantId"]);
+}
+
+/// Restarted while a meeting was under way, and nobody came back: the meeting ends once the
+/// grace has passed, its stays closed.
+async fn a_meeting_nobody_comes_back_to_after_a_restart_ends(b: Backend) {
+    let s = TestServer::start(b).await;
+    let host = s.account("Host").await;
+    let code = s.meeting(&host, "Abandoned").await;
+    let (mut a, _) = s.join(&host, &code).await;
+    let s = s.restart().await;
+    a.expect("server_shutdown").await;
+    let restarted = std::time::Instant::now();
+    eventually("the meeting to end with nobody back", || async {
+        let (_, m) = s.get(&format!("/api/meetings/{code}"), Some(&host)).await;
+        m["status"] == "ended"
+    })
+    .await;
+    let (_, m) = s.get(&format!("/api/meetings/{code}"), Some(&host)).await;
+    assert_eq!(m["endReason"], "all_left", "{m}");
+    // Not before the grace (2 s) had passed since the server came back.
+    assert!(restarted.elapsed() >= Duration::from_secs(2), "{m}");
+    let (_, history) = s
+        .get(&format!("/api/meetings/{code}/participants"), Some(&host))
+        .await;
+    let history = history.as_array().unwrap();
+    assert_eq!(history.len(), 1);
+    assert!(history[0]["leftAt"].as_i64().is_some(), "{history:?}");
 }
 
 async fn dead_connections_are_dropped(b: Backend) {

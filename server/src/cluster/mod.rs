@@ -87,6 +87,10 @@ pub trait Cluster: Send + Sync + 'static {
     /// This node's room for `code` has closed; another node may host the meeting next time.
     fn release<'a>(&'a self, code: &'a MeetingCode) -> BoxFuture<'a, ()>;
 
+    /// Takes `code`'s room for this node unless a live node runs it already: true when this
+    /// node holds it now. For a meeting whose room was lost and that nobody rejoined.
+    fn adopt<'a>(&'a self, code: &'a MeetingCode) -> BoxFuture<'a, Result<bool, ClusterError>>;
+
     /// What this node reports about itself from now on, and the rooms it hosts with who is in
     /// them (claimed again should the shared state have lost them, as when Redis restarts).
     fn set_load(&self, load: NodeLoad, rooms: Vec<LiveRoom>);
@@ -151,6 +155,10 @@ impl Cluster for Alone {
 
     fn release<'a>(&'a self, _code: &'a MeetingCode) -> BoxFuture<'a, ()> {
         Box::pin(async {})
+    }
+
+    fn adopt<'a>(&'a self, _code: &'a MeetingCode) -> BoxFuture<'a, Result<bool, ClusterError>> {
+        Box::pin(async { Ok(true) })
     }
 
     fn set_load(&self, _load: NodeLoad, _rooms: Vec<LiveRoom>) {}

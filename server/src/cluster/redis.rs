@@ -356,6 +356,33 @@ impl RedisCluster {
         Ok(epoch.0.clone().unwrap_or_default())
     }
 
+    /// `code`'s live holder, or else the candidate `choose` names among the nodes (none: an
+    /// empty name), claimed atomically under the epoch this node knows. A live room stays
+    /// where it is, even on a node taking no new ones.
+    async fn claim(
+        &self,
+        code: &MeetingCode,
+        choose: impl FnOnce(&[Node]) -> NodeId,
+    ) -> Result<Option<NodeId>, ClusterError> {
+        // Before its first heartbeat a node does not know the epoch yet.
+        if self.epoch.lock().map_err(unavailable)?.0.is_none() {
+            self.beat().await;
+        }
+        let epoch = self.placing_epoch()?;
+        let candidate = choose(&self.nodes().await?);
+        let placed: Option<NodeId> = self
+            .script(
+                &self.claim,
+                &[&room_key(code), EPOCH],
+                &[&candidate, "parlor:node:", &epoch],
+            )
+            .await?;
+        match placed {
+            Some(answer) if answer == SETTLING => Err(settling()),
+            placed => Ok(placed),
+        }
+    }
+
     /// Listens on this node's channel, subscribing again whenever the connection drops.
     async fn subscribe(self: Arc<Self>, inbox: mpsc::Sender<Vec<u8>>, stop: CancellationToken) {
         let channel = bus(&self.id);
@@ -408,26 +435,18 @@ impl Cluster for RedisCluster {
 
     fn place<'a>(&'a self, code: &'a MeetingCode) -> BoxFuture<'a, Result<NodeId, ClusterError>> {
         Box::pin(async move {
-            // Before its first heartbeat a node does not know the epoch yet.
-            if self.epoch.lock().map_err(unavailable)?.0.is_none() {
-                self.beat().await;
-            }
-            let epoch = self.placing_epoch()?;
-            let nodes = self.nodes().await?;
-            let candidate = least_loaded(&nodes).map_or("", |n| n.id.as_str());
-            // A live room stays where it is, even on a node taking no new ones.
-            let placed: Option<NodeId> = self
-                .script(
-                    &self.claim,
-                    &[&room_key(code), EPOCH],
-                    &[candidate, "parlor:node:", &epoch],
-                )
-                .await?;
-            match placed {
-                Some(answer) if answer == SETTLING => Err(settling()),
-                Some(node) => Ok(node),
-                None => Err(ClusterError::Full),
-            }
+            self.claim(code, |nodes| {
+                least_loaded(nodes).map_or(String::new(), |n| n.id.clone())
+            })
+            .await?
+            .ok_or(ClusterError::Full)
+        })
+    }
+
+    fn adopt<'a>(&'a self, code: &'a MeetingCode) -> BoxFuture<'a, Result<bool, ClusterError>> {
+        Box::pin(async move {
+            let holder = self.claim(code, |_| self.id.clone()).await?;
+            Ok(holder.as_deref() == Some(self.id.as_str()))
         })
     }
 

@@ -132,6 +132,10 @@ impl Room {
         media: Option<media::Media>,
         present: watch::Sender<Presence>,
     ) -> Self {
+        // A meeting under way whose room opens again (its node was lost, or the server
+        // restarted) ends unless someone is back within the grace, like any emptied room.
+        let empty_until =
+            (meeting.status == MeetingStatus::Active).then(|| Instant::now() + ctx.reconnect_grace);
         Self {
             ctx,
             meeting_id,
@@ -140,7 +144,7 @@ impl Room {
             chat: chat.into(),
             chat_seq,
             removed: HashSet::new(),
-            empty_until: None,
+            empty_until,
             finished: false,
             media,
             present,
@@ -169,6 +173,7 @@ impl Room {
     /// is caught and logged; the room and its other participants go on.
     pub(super) async fn run(mut self, mut rx: mpsc::Receiver<RoomCommand>) {
         use futures_util::FutureExt;
+        self.close_lost_stays().await;
         while !self.finished {
             let deadline = self.next_deadline();
             tokio::select! {
@@ -200,6 +205,29 @@ impl Room {
                     let _ = done.send(());
                 }
                 RoomCommand::Message { .. } | RoomCommand::Disconnected { .. } => {}
+            }
+        }
+    }
+
+    /// Before anyone joins: a stay of this meeting still open was left by its lost room,
+    /// since only one room runs a meeting at a time. It is closed, and may be taken up
+    /// within the grace by whoever holds its resume token.
+    async fn close_lost_stays(&self) {
+        if self.meeting.status != MeetingStatus::Active {
+            return;
+        }
+        match self
+            .ctx
+            .store
+            .close_lost_stays(Some(&self.meeting_id), now_ms())
+            .await
+        {
+            Ok(0) => {}
+            Ok(closed) => {
+                tracing::info!(room = %self.meeting.code, closed, "closed the stays of the meeting's lost room")
+            }
+            Err(e) => {
+                tracing::warn!(room = %self.meeting.code, error = %e, "could not close the stays of the meeting's lost room")
             }
         }
     }
@@ -798,12 +826,9 @@ impl Room {
         let msg = ServerMessage::ServerShutdown {
             reconnect_after_ms: 1000,
         };
+        // Recorded before anyone is told, so that a stay taken up on the meeting's next room
+        // is not closed after the fact.
         for p in &self.participants {
-            if let Some(conn) = &p.conn {
-                conn.send(&msg, &self.ctx.metrics);
-                conn.close
-                    .close(close_code::RESTARTING, "server shutting down");
-            }
             if let Err(e) = self
                 .ctx
                 .store
@@ -812,6 +837,11 @@ impl Room {
             {
                 tracing::warn!(error = %e, participant = %p.id, "could not record leaving at shutdown");
             }
+        }
+        for conn in self.participants.iter().filter_map(|p| p.conn.as_ref()) {
+            conn.send(&msg, &self.ctx.metrics);
+            conn.close
+                .close(close_code::RESTARTING, "server shutting down");
         }
         self.close();
     }

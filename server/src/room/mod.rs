@@ -238,6 +238,39 @@ impl Rooms {
         Ok(handle)
     }
 
+    /// Opens here the rooms of meetings under way that no node runs: their node was lost, or
+    /// this server restarted, and nobody has come back yet. Each closes the stays its lost
+    /// room left open and ends the meeting unless someone is back within the grace. Returns
+    /// how many it opened.
+    pub async fn adopt_orphans(&self) -> Result<usize, String> {
+        let codes = self
+            .ctx
+            .store
+            .active_meetings()
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut adopted = 0;
+        for code in codes {
+            if self.ctx.draining.is_cancelled() {
+                break;
+            }
+            if self.lookup(&code).is_some() {
+                continue;
+            }
+            let ours = self
+                .ctx
+                .cluster
+                .adopt(&code)
+                .await
+                .map_err(|e| e.to_string())?;
+            if ours && self.open(&code).await.is_ok() {
+                tracing::info!(room = %code, "opened the room of a meeting nobody's server runs");
+                adopted += 1;
+            }
+        }
+        Ok(adopted)
+    }
+
     /// Joins (or, with a resume token, rejoins) `code`, on whichever node hosts its room (this
     /// one, unless a cluster placed it elsewhere). The room sends `joined` itself, so that it
     /// is ordered before every later event.

@@ -327,16 +327,35 @@ impl Store {
         Ok(())
     }
 
-    /// Closes stays left open by a process that stopped without recording them.
-    pub async fn close_dangling_participants(&self, now: i64) -> Result<u64> {
-        Ok(sqlx::query(
-            "UPDATE participants SET left_at = $1, leave_reason = $2 WHERE left_at IS NULL",
-        )
-        .bind(now)
-        .bind(LeaveReason::ServerShutdown.as_str())
-        .execute(&self.pool)
-        .await?
-        .rows_affected())
+    /// Closes stays left open by a room that was lost without recording them (its process
+    /// stopped or its node died): in `meeting_id`, or in every meeting. They are recorded as
+    /// ended by a server stopping, so they may still be taken up within the reconnect grace.
+    pub async fn close_lost_stays(&self, meeting_id: Option<&str>, now: i64) -> Result<u64> {
+        let sql = match meeting_id {
+            Some(_) => {
+                "UPDATE participants SET left_at = $1, leave_reason = $2 \
+                        WHERE left_at IS NULL AND meeting_id = $3"
+            }
+            None => "UPDATE participants SET left_at = $1, leave_reason = $2 WHERE left_at IS NULL",
+        };
+        let mut query = sqlx::query(sql)
+            .bind(now)
+            .bind(LeaveReason::ServerShutdown.as_str());
+        if let Some(id) = meeting_id {
+            query = query.bind(id);
+        }
+        Ok(query.execute(&self.pool).await?.rows_affected())
+    }
+
+    /// The codes of the meetings that have started and not ended.
+    pub async fn active_meetings(&self) -> Result<Vec<MeetingCode>> {
+        let rows = sqlx::query("SELECT code FROM meetings WHERE status = $1")
+            .bind(MeetingStatus::Active.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok(MeetingCode(r.try_get("code")?)))
+            .collect()
     }
 
     pub async fn participants_of(&self, meeting_id: &str) -> Result<Vec<ParticipantRecord>> {

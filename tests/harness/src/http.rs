@@ -43,6 +43,14 @@ pub async fn host_meeting(server: &str, title: &str) -> String {
     meeting["code"].as_str().expect("code").to_owned()
 }
 
+/// `method` on `path` of `server` as the host account; the answer must be a success.
+pub async fn as_host(server: &str, method: reqwest::Method, path: &str) -> Value {
+    let request = reqwest::Client::new()
+        .request(method, format!("{server}{path}"))
+        .bearer_auth(host_token(server).await);
+    json_of(request, path).await
+}
+
 /// A guest token for `name` from `server`.
 pub async fn guest_token(server: &str, name: &str) -> String {
     let request = reqwest::Client::new()

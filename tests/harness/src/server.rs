@@ -86,7 +86,14 @@ pub struct NodeProcess {
 }
 
 impl NodeProcess {
-    pub fn start(id: &str, redis: &str, database: &str, data: &std::path::Path) -> Self {
+    /// Starts node `id`, with `extra` arguments after the usual ones.
+    pub fn start(
+        id: &str,
+        redis: &str,
+        database: &str,
+        data: &std::path::Path,
+        extra: &[&str],
+    ) -> Self {
         let port = crate::free_port();
         let child = std::process::Command::new(program("parlor-server"))
             .args(["--listen", &format!("127.0.0.1:{port}"), "--node-id", id])
@@ -95,6 +102,7 @@ impl NodeProcess {
             .args(["--media-port", "0", "--media-bind", "127.0.0.1"])
             .arg("--data-dir")
             .arg(data.join(id))
+            .args(extra)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -146,10 +154,18 @@ impl Drop for NodeProcess {
 /// database and a token secret, once both have registered; with the directory their data
 /// lives in.
 pub async fn two_nodes(redis: &crate::RedisServer) -> ([NodeProcess; 2], tempfile::TempDir) {
+    two_nodes_with(redis, &[]).await
+}
+
+/// [`two_nodes`], each started with the `extra` arguments.
+pub async fn two_nodes_with(
+    redis: &crate::RedisServer,
+    extra: &[&str],
+) -> ([NodeProcess; 2], tempfile::TempDir) {
     let database = crate::Postgres::shared().create_database();
     let data = tempfile::tempdir().expect("a temporary directory");
-    let nodes =
-        ["node-a", "node-b"].map(|id| NodeProcess::start(id, &redis.url(), &database, data.path()));
+    let nodes = ["node-a", "node-b"]
+        .map(|id| NodeProcess::start(id, &redis.url(), &database, data.path(), extra));
     crate::eventually("both nodes registered", || async {
         redis.cli(&["EXISTS", "parlor:node:node-a", "parlor:node:node-b"]) == "2"
     })
