@@ -177,6 +177,10 @@ async fn report_load(state: AppState) {
             cpu: cpu.percent(),
             accepting: !state.draining.is_cancelled()
                 && state.config.max_rooms.is_none_or(|most| rooms.len() < most),
+            max_rooms: state
+                .config
+                .max_rooms
+                .map(|most| u32::try_from(most).unwrap_or(u32::MAX)),
         };
         state.cluster.set_load(load, rooms);
     }

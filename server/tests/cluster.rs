@@ -366,6 +366,45 @@ async fn a_node_at_its_room_limit_takes_no_new_meetings() {
     three.expect("joined").await;
 }
 
+/// Rooms placed faster than heartbeats still keep to a node's room limit: placing a room
+/// counts it in the node's registry entry at once, and a node that filled up is passed over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_placed_between_heartbeats_keep_to_a_nodes_limit() {
+    let redis = RedisServer::start();
+    let (b, _inbox, stop) = node(&redis, "node-b");
+    // node-a, the least loaded, as its heartbeat left it (and no heartbeat of its own since):
+    // room for two more.
+    redis.cli(&[
+        "SET",
+        "parlor:node:node-a",
+        r#"{"media":"127.0.0.1:9","rooms":1,"participants":0,"cpu":0.0,"accepting":true,"maxRooms":3}"#,
+        "PX",
+        "60000",
+    ]);
+    redis.cli(&["SADD", "parlor:nodes", "node-a"]);
+    b.set_load(
+        NodeLoad {
+            participants: 5,
+            ..load(1)
+        },
+        Vec::new(),
+    );
+    up(&b, 2).await;
+    let mut placed = Vec::new();
+    for i in 0..5 {
+        let code = MeetingCode(format!("lim-itsa-{i:03}"));
+        placed.push(b.place(&code).await.unwrap());
+    }
+    let on_a = placed.iter().filter(|n| *n == "node-a").count();
+    assert_eq!(on_a, 2, "node-a takes two rooms, then no more: {placed:?}");
+    let entry = redis.cli(&["GET", "parlor:node:node-a"]);
+    assert!(
+        entry.contains("\"rooms\":3") && entry.contains("\"accepting\":false"),
+        "{entry}"
+    );
+    stop.cancel();
+}
+
 /// A participant's socket, its `joined` answer and its token.
 type Joined = (parlor_testkit::WsClient, serde_json::Value, String);
 

@@ -31,6 +31,10 @@ pub struct NodeLoad {
     pub cpu: f32,
     /// False when at its limits or draining: it takes no new rooms.
     pub accepting: bool,
+    /// The most rooms it runs (`--max-rooms`). Placing a room on it counts the room in its
+    /// entry at once, so rooms placed between two heartbeats cannot take it past this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_rooms: Option<u32>,
 }
 
 /// Who is in a live meeting now, by participant id only (no names): those with a connection,

@@ -60,18 +60,29 @@ fn bus(id: &str) -> String {
 /// Keeps a live holder; otherwise the candidate (ARGV[1]) takes the room, unless there is
 /// none (an empty ARGV[1]: no node takes rooms), when the answer is nil, or the shared state
 /// is not the one the asking node knows (ARGV[3], the epoch: Redis lost it since), when the
-/// answer is [`SETTLING`].
+/// answer is [`SETTLING`]. The room is counted in the candidate's registry entry at once (its
+/// next heartbeat reports its true load); a candidate gone or taking no new rooms, by that
+/// count too, is refused: [`REFUSED`].
 const CLAIM: &str = r"
 local owner = redis.call('GET', KEYS[1])
 if owner and redis.call('EXISTS', ARGV[2] .. owner) == 1 then return owner end
 if redis.call('GET', KEYS[2]) ~= ARGV[3] then return '!settling' end
 if ARGV[1] == '' then return false end
+local entry = redis.call('GET', ARGV[2] .. ARGV[1])
+if not entry then return '!refused' end
+local load = cjson.decode(entry)
+if not load.accepting then return '!refused' end
+load.rooms = load.rooms + 1
+if load.maxRooms and load.rooms >= load.maxRooms then load.accepting = false end
+redis.call('SET', ARGV[2] .. ARGV[1], cjson.encode(load), 'KEEPTTL')
 redis.call('SET', KEYS[1], ARGV[1])
 return ARGV[1]
 ";
 
 /// [`CLAIM`]'s answer while the cluster re-forms; node ids cannot start with `!`.
 const SETTLING: &str = "!settling";
+/// [`CLAIM`]'s answer when the candidate cannot take the room.
+const REFUSED: &str = "!refused";
 
 /// A random value set once in a Redis that has none. Redis losing its data (a restart without
 /// persistence, a flush) loses it too, and nodes see a new one: that is how they know that the
@@ -345,7 +356,11 @@ impl RedisCluster {
     }
 
     /// The epoch to place rooms under, or why rooms cannot be placed now.
-    fn placing_epoch(&self) -> Result<String, ClusterError> {
+    async fn placing_epoch(&self) -> Result<String, ClusterError> {
+        // Before its first heartbeat a node does not know the epoch yet.
+        if self.epoch.lock().map_err(unavailable)?.0.is_none() {
+            self.beat().await;
+        }
         let epoch = self.epoch.lock().map_err(unavailable)?;
         if epoch
             .1
@@ -356,29 +371,25 @@ impl RedisCluster {
         Ok(epoch.0.clone().unwrap_or_default())
     }
 
-    /// `code`'s live holder, or else the candidate `choose` names among the nodes (none: an
-    /// empty name), claimed atomically under the epoch this node knows. A live room stays
-    /// where it is, even on a node taking no new ones.
+    /// `code`'s live holder, or else `candidate` (none: an empty name), claimed atomically
+    /// under the epoch this node knows; `None` when there is no candidate or it refused. A
+    /// live room stays where it is, even on a node taking no new ones.
     async fn claim(
         &self,
         code: &MeetingCode,
-        choose: impl FnOnce(&[Node]) -> NodeId,
+        candidate: &str,
     ) -> Result<Option<NodeId>, ClusterError> {
-        // Before its first heartbeat a node does not know the epoch yet.
-        if self.epoch.lock().map_err(unavailable)?.0.is_none() {
-            self.beat().await;
-        }
-        let epoch = self.placing_epoch()?;
-        let candidate = choose(&self.nodes().await?);
+        let epoch = self.placing_epoch().await?;
         let placed: Option<NodeId> = self
             .script(
                 &self.claim,
                 &[&room_key(code), EPOCH],
-                &[&candidate, "parlor:node:", &epoch],
+                &[candidate, "parlor:node:", &epoch],
             )
             .await?;
         match placed {
             Some(answer) if answer == SETTLING => Err(settling()),
+            Some(answer) if answer == REFUSED => Ok(None),
             placed => Ok(placed),
         }
     }
@@ -435,17 +446,24 @@ impl Cluster for RedisCluster {
 
     fn place<'a>(&'a self, code: &'a MeetingCode) -> BoxFuture<'a, Result<NodeId, ClusterError>> {
         Box::pin(async move {
-            self.claim(code, |nodes| {
-                least_loaded(nodes).map_or(String::new(), |n| n.id.clone())
-            })
-            .await?
-            .ok_or(ClusterError::Full)
+            // Known first, so that this node's own first heartbeat is among the nodes.
+            self.placing_epoch().await?;
+            let mut nodes = self.nodes().await?;
+            // A node that filled up since its last heartbeat refuses: the next one is asked.
+            loop {
+                let candidate = least_loaded(&nodes).map_or(String::new(), |n| n.id.clone());
+                match self.claim(code, &candidate).await? {
+                    Some(node) => return Ok(node),
+                    None if candidate.is_empty() => return Err(ClusterError::Full),
+                    None => nodes.retain(|n| n.id != candidate),
+                }
+            }
         })
     }
 
     fn adopt<'a>(&'a self, code: &'a MeetingCode) -> BoxFuture<'a, Result<bool, ClusterError>> {
         Box::pin(async move {
-            let holder = self.claim(code, |_| self.id.clone()).await?;
+            let holder = self.claim(code, &self.id).await?;
             Ok(holder.as_deref() == Some(self.id.as_str()))
         })
     }
