@@ -103,7 +103,14 @@ async fn a_node_that_stops_beating_loses_its_rooms_within_its_ttl() {
     redis.cli(&["SET", "parlor:room:abc-defg-hij", "node-a"]);
     let died = Instant::now();
     let code = MeetingCode::from("abc-defg-hij");
+    let never = MeetingCode::from("non-ever-run");
+    let both = || vec![code.clone(), never.clone()];
+    assert_eq!(b.unheld(both()).await.unwrap(), std::slice::from_ref(&never));
     assert_eq!(b.place(&code).await.unwrap(), "node-a", "still beating");
+    eventually("node-a's room no longer held", || async {
+        b.unheld(both()).await.unwrap() == both()
+    })
+    .await;
     eventually("node-a's room re-placed", || async {
         b.place(&code).await.is_ok_and(|n| n == "node-b")
     })

@@ -95,6 +95,12 @@ pub trait Cluster: Send + Sync + 'static {
     /// node holds it now. For a meeting whose room was lost and that nobody rejoined.
     fn adopt<'a>(&'a self, code: &'a MeetingCode) -> BoxFuture<'a, Result<bool, ClusterError>>;
 
+    /// Those of `codes` whose room no live node holds, asked for all at once.
+    fn unheld(
+        &self,
+        codes: Vec<MeetingCode>,
+    ) -> BoxFuture<'_, Result<Vec<MeetingCode>, ClusterError>>;
+
     /// What this node reports about itself from now on, and the rooms it hosts with who is in
     /// them (claimed again should the shared state have lost them, as when Redis restarts).
     fn set_load(&self, load: NodeLoad, rooms: Vec<LiveRoom>);
@@ -163,6 +169,14 @@ impl Cluster for Alone {
 
     fn adopt<'a>(&'a self, _code: &'a MeetingCode) -> BoxFuture<'a, Result<bool, ClusterError>> {
         Box::pin(async { Ok(true) })
+    }
+
+    fn unheld(
+        &self,
+        codes: Vec<MeetingCode>,
+    ) -> BoxFuture<'_, Result<Vec<MeetingCode>, ClusterError>> {
+        // Alone, a held room is a live one among this node's rooms, which the caller knows.
+        Box::pin(async { Ok(codes) })
     }
 
     fn set_load(&self, _load: NodeLoad, _rooms: Vec<LiveRoom>) {}

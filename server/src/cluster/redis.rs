@@ -482,6 +482,27 @@ impl Cluster for RedisCluster {
         })
     }
 
+    fn unheld(
+        &self,
+        codes: Vec<MeetingCode>,
+    ) -> BoxFuture<'_, Result<Vec<MeetingCode>, ClusterError>> {
+        Box::pin(async move {
+            if codes.is_empty() {
+                return Ok(codes);
+            }
+            let up: std::collections::HashSet<NodeId> =
+                self.nodes().await?.into_iter().map(|n| n.id).collect();
+            let keys: Vec<String> = codes.iter().map(room_key).collect();
+            let owners: Vec<Option<String>> = self.run(redis::cmd("MGET").arg(&keys)).await?;
+            Ok(codes
+                .into_iter()
+                .zip(owners)
+                .filter(|(_, owner)| owner.as_ref().is_none_or(|o| !up.contains(o)))
+                .map(|(code, _)| code)
+                .collect())
+        })
+    }
+
     fn release<'a>(&'a self, code: &'a MeetingCode) -> BoxFuture<'a, ()> {
         Box::pin(async move {
             if let Err(e) = self

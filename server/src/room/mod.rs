@@ -243,19 +243,23 @@ impl Rooms {
     /// room left open and ends the meeting unless someone is back within the grace. Returns
     /// how many it opened.
     pub async fn adopt_orphans(&self) -> Result<usize, String> {
-        let codes = self
+        let mut codes = self
             .ctx
             .store
             .active_meetings()
+            .await
+            .map_err(|e| e.to_string())?;
+        codes.retain(|code| self.lookup(code).is_none());
+        let codes = self
+            .ctx
+            .cluster
+            .unheld(codes)
             .await
             .map_err(|e| e.to_string())?;
         let mut adopted = 0;
         for code in codes {
             if self.ctx.draining.is_cancelled() {
                 break;
-            }
-            if self.lookup(&code).is_some() {
-                continue;
             }
             let ours = self
                 .ctx
