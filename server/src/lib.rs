@@ -63,7 +63,7 @@ pub async fn prepare(config: Config) -> Result<AppState, ServerError> {
     let store = store::Store::connect(&config.effective_database_url()).await?;
     // Alone, this process owns every open stay; with Redis other nodes may own some.
     if config.redis_url.is_none() {
-        let closed = store.close_lost_stays(None, util::now_ms()).await?;
+        let closed = store.close_open_stays(None, util::now_ms()).await?;
         if closed > 0 {
             tracing::info!(
                 closed,
@@ -131,15 +131,13 @@ fn join_cluster(
     }
 }
 
-/// Every reconnect grace (at least each second, at most each minute), and once at start:
-/// opens here the rooms of meetings under way that no node runs, so they end if nobody comes
-/// back (see [`room::Rooms::adopt_orphans`]).
+/// Every third of the reconnect grace (at least each second, at most every 20 s), and once at
+/// start: records that this node's rooms run, and opens here the rooms of meetings under way
+/// that no node has run for a grace and no live node holds, so they end if nobody comes back
+/// (see [`room::Rooms::adopt_orphans`]).
 async fn adopt_orphans(state: AppState) {
-    let every = state
-        .config
-        .reconnect_grace
-        .0
-        .clamp(Duration::from_secs(1), Duration::from_secs(60));
+    let grace = state.config.reconnect_grace.0;
+    let every = (grace / 3).clamp(Duration::from_secs(1), Duration::from_secs(20));
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -148,7 +146,12 @@ async fn adopt_orphans(state: AppState) {
             () = state.shutdown.cancelled() => break,
             _ = tick.tick() => {}
         }
-        match state.rooms.adopt_orphans().await {
+        let now = util::now_ms();
+        if let Err(e) = state.rooms.mark_seen(now).await {
+            tracing::debug!(error = %e, "recording that this node's rooms run");
+        }
+        let since = now.saturating_sub(i64::try_from(grace.as_millis()).unwrap_or(i64::MAX));
+        match state.rooms.adopt_orphans(since).await {
             Ok(0) => {}
             Ok(opened) => tracing::info!(opened, "opened rooms for meetings nobody's server ran"),
             Err(e) => tracing::debug!(error = %e, "looking for meetings without a room"),
@@ -183,6 +186,9 @@ async fn report_load(state: AppState) {
                 .map(|most| u32::try_from(most).unwrap_or(u32::MAX)),
         };
         state.cluster.set_load(load, rooms);
+        for code in state.cluster.lost_rooms() {
+            state.rooms.lost(&code).await;
+        }
     }
     let stopping = cluster::NodeLoad {
         media,

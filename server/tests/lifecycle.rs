@@ -203,9 +203,9 @@ async fn a_meeting_nobody_comes_back_to_after_a_restart_ends(b: Backend) {
     let host = s.account("Host").await;
     let code = s.meeting(&host, "Abandoned").await;
     let (mut a, _) = s.join(&host, &code).await;
+    let restarted = std::time::Instant::now();
     let s = s.restart().await;
     a.expect("server_shutdown").await;
-    let restarted = std::time::Instant::now();
     eventually("the meeting to end with nobody back", || async {
         let (_, m) = s.get(&format!("/api/meetings/{code}"), Some(&host)).await;
         m["status"] == "ended"
@@ -213,7 +213,7 @@ async fn a_meeting_nobody_comes_back_to_after_a_restart_ends(b: Backend) {
     .await;
     let (_, m) = s.get(&format!("/api/meetings/{code}"), Some(&host)).await;
     assert_eq!(m["endReason"], "all_left", "{m}");
-    // Not before the grace (2 s) had passed since the server came back.
+    // Not before the grace (2 s) had passed since the server was restarted.
     assert!(restarted.elapsed() >= Duration::from_secs(2), "{m}");
     let (_, history) = s
         .get(&format!("/api/meetings/{code}/participants"), Some(&host))

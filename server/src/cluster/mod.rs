@@ -95,6 +95,10 @@ pub trait Cluster: Send + Sync + 'static {
     /// node holds it now. For a meeting whose room was lost and that nobody rejoined.
     fn adopt<'a>(&'a self, code: &'a MeetingCode) -> BoxFuture<'a, Result<bool, ClusterError>>;
 
+    /// Rooms running here that another node holds now, found since the last call: this node
+    /// was counted gone meanwhile. Their participants should move there.
+    fn lost_rooms(&self) -> Vec<MeetingCode>;
+
     /// Those of `codes` whose room no live node holds, asked for all at once.
     fn unheld(
         &self,
@@ -169,6 +173,10 @@ impl Cluster for Alone {
 
     fn adopt<'a>(&'a self, _code: &'a MeetingCode) -> BoxFuture<'a, Result<bool, ClusterError>> {
         Box::pin(async { Ok(true) })
+    }
+
+    fn lost_rooms(&self) -> Vec<MeetingCode> {
+        Vec::new()
     }
 
     fn unheld(

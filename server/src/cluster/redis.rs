@@ -116,6 +116,9 @@ pub struct RedisCluster {
     /// The shared state's epoch as this node last saw it, and until when, after it changed,
     /// this node places no room anew (every node has claimed its rooms again by then).
     epoch: Mutex<(Option<String>, Option<tokio::time::Instant>)>,
+    /// Rooms running here whose meeting the heartbeat found held by another node: this node
+    /// was counted gone meanwhile (cut off from Redis for longer than its TTL).
+    lost: Mutex<Vec<MeetingCode>>,
     claim: redis::Script,
     release: redis::Script,
 }
@@ -166,6 +169,7 @@ impl RedisCluster {
             breaker: false,
             withdrawn: AtomicBool::new(false),
             epoch: Mutex::default(),
+            lost: Mutex::default(),
             claim: redis::Script::new(CLAIM),
             release: redis::Script::new(RELEASE),
         })
@@ -299,7 +303,9 @@ impl RedisCluster {
                 .arg(room_key(code))
                 .arg(&self.id)
                 .arg("NX")
-                .ignore();
+                .ignore()
+                .cmd("GET")
+                .arg(room_key(code));
             let key = presence_key(code);
             beat.cmd("DEL").arg(&key).ignore();
             if presence.count() > 0 {
@@ -323,7 +329,7 @@ impl RedisCluster {
         let was = self.connected();
         let result = self
             .limited(true, |mut conn| async move {
-                beat.query_async::<(Option<String>,)>(&mut conn).await
+                beat.query_async::<Vec<Option<String>>>(&mut conn).await
             })
             .await;
         match (&result, was) {
@@ -333,8 +339,18 @@ impl RedisCluster {
             (Ok(_), false) => tracing::info!(node = %self.id, "Redis reachable; in the cluster"),
             _ => {}
         }
-        if let Ok((Some(now),)) = result {
+        let Ok(answers) = result else { return };
+        let mut answers = answers.into_iter();
+        if let Some(Some(now)) = answers.next() {
             self.saw_epoch(now);
+        }
+        let lost = rooms
+            .into_iter()
+            .zip(answers)
+            .filter(|(_, holder)| holder.as_ref().is_some_and(|h| *h != self.id))
+            .map(|((code, _), _)| code);
+        if let Ok(mut known) = self.lost.lock() {
+            known.extend(lost);
         }
     }
 
@@ -490,8 +506,16 @@ impl Cluster for RedisCluster {
             if codes.is_empty() {
                 return Ok(codes);
             }
-            let up: std::collections::HashSet<NodeId> =
-                self.nodes().await?.into_iter().map(|n| n.id).collect();
+            // This node's own live rooms the caller knows: a claim naming this node without
+            // one (its room failed to open, or this node restarted under the same id) counts
+            // as unheld.
+            let up: std::collections::HashSet<NodeId> = self
+                .nodes()
+                .await?
+                .into_iter()
+                .map(|n| n.id)
+                .filter(|id| *id != self.id)
+                .collect();
             let keys: Vec<String> = codes.iter().map(room_key).collect();
             let owners: Vec<Option<String>> = self.run(redis::cmd("MGET").arg(&keys)).await?;
             Ok(codes
@@ -501,6 +525,13 @@ impl Cluster for RedisCluster {
                 .map(|(code, _)| code)
                 .collect())
         })
+    }
+
+    fn lost_rooms(&self) -> Vec<MeetingCode> {
+        self.lost
+            .lock()
+            .map(|mut lost| std::mem::take(&mut *lost))
+            .unwrap_or_default()
     }
 
     fn release<'a>(&'a self, code: &'a MeetingCode) -> BoxFuture<'a, ()> {

@@ -54,10 +54,15 @@ pub enum RoomCommand {
     End {
         reply: oneshot::Sender<Result<Meeting, RoomError>>,
     },
-    /// The server is stopping: tell everyone, record their leaving, stop.
+    /// The server is stopping: record everyone's leaving, let go of the meeting, tell
+    /// everyone to reconnect, stop.
     Shutdown {
         done: oneshot::Sender<()>,
     },
+    /// Another node holds the meeting now (this one was cut off from the cluster long enough
+    /// to be counted gone): tell everyone to reconnect, which takes them there, and stop.
+    /// Their stays are the other room's to record.
+    Lost,
 }
 
 struct Participant {
@@ -204,7 +209,9 @@ impl Room {
                 RoomCommand::Shutdown { done } => {
                     let _ = done.send(());
                 }
-                RoomCommand::Message { .. } | RoomCommand::Disconnected { .. } => {}
+                RoomCommand::Message { .. }
+                | RoomCommand::Disconnected { .. }
+                | RoomCommand::Lost => {}
             }
         }
     }
@@ -219,7 +226,7 @@ impl Room {
         match self
             .ctx
             .store
-            .close_lost_stays(Some(&self.meeting_id), now_ms())
+            .close_open_stays(Some(&self.meeting_id), now_ms())
             .await
         {
             Ok(0) => {}
@@ -290,8 +297,12 @@ impl Room {
                 let _ = reply.send(result);
             }
             RoomCommand::Shutdown { done } => {
-                self.shutdown().await;
+                self.shutdown(true).await;
                 let _ = done.send(());
+            }
+            RoomCommand::Lost => {
+                tracing::warn!(room = %self.meeting.code, "another node holds this meeting now; its participants reconnect there");
+                self.shutdown(false).await;
             }
         }
     }
@@ -821,23 +832,24 @@ impl Room {
         Ok(())
     }
 
-    async fn shutdown(&mut self) {
-        let now = now_ms();
+    /// Tells everyone to reconnect and stops; `stopping` (this node is) first records their
+    /// leaving and lets go of the meeting, so that, told, they find it placed anew, and a stay
+    /// taken up there is not closed after the fact.
+    async fn shutdown(&mut self, stopping: bool) {
+        if stopping {
+            let closed = self
+                .ctx
+                .store
+                .close_open_stays(Some(&self.meeting_id), now_ms())
+                .await;
+            if let Err(e) = closed {
+                tracing::warn!(room = %self.meeting.code, error = %e, "could not record leaving at shutdown");
+            }
+            self.ctx.cluster.release(&self.meeting.code).await;
+        }
         let msg = ServerMessage::ServerShutdown {
             reconnect_after_ms: 1000,
         };
-        // Recorded before anyone is told, so that a stay taken up on the meeting's next room
-        // is not closed after the fact.
-        for p in &self.participants {
-            if let Err(e) = self
-                .ctx
-                .store
-                .participant_left(&p.id, now, LeaveReason::ServerShutdown)
-                .await
-            {
-                tracing::warn!(error = %e, participant = %p.id, "could not record leaving at shutdown");
-            }
-        }
         for conn in self.participants.iter().filter_map(|p| p.conn.as_ref()) {
             conn.send(&msg, &self.ctx.metrics);
             conn.close

@@ -155,11 +155,14 @@ impl Rooms {
         if !code.is_well_formed() {
             return Err(not_found());
         }
-        if self.ctx.draining.is_cancelled() {
-            return Err(RoomError::Refused(ErrorBody::new(
+        let stopping = || {
+            RoomError::Refused(ErrorBody::new(
                 ErrorCode::Unavailable,
                 "this server is stopping; reconnect to continue the meeting elsewhere",
-            )));
+            ))
+        };
+        if self.ctx.draining.is_cancelled() {
+            return Err(stopping());
         }
         let storage = |e: crate::store::StoreError| {
             tracing::warn!(error = %e, "storage failure opening room");
@@ -193,6 +196,11 @@ impl Rooms {
         })?;
         if let Some(h) = live.get(code).filter(|h| !h.is_closed()) {
             return Ok(h.clone());
+        }
+        // Checked again under the lock: a room opened after the rooms were told to stop
+        // would be missed.
+        if self.ctx.draining.is_cancelled() {
+            return Err(stopping());
         }
         let (tx, rx) = mpsc::channel(ROOM_QUEUE);
         let (present_tx, present) = watch::channel(Presence::default());
@@ -238,15 +246,16 @@ impl Rooms {
         Ok(handle)
     }
 
-    /// Opens here the rooms of meetings under way that no node runs: their node was lost, or
-    /// this server restarted, and nobody has come back yet. Each closes the stays its lost
-    /// room left open and ends the meeting unless someone is back within the grace. Returns
-    /// how many it opened.
-    pub async fn adopt_orphans(&self) -> Result<usize, String> {
+    /// Opens here the rooms of meetings under way that no node runs: no node has said it runs
+    /// the room since `since` (see [`Self::mark_seen`]), and no live node holds it. Their node
+    /// was lost, or this server restarted, and nobody has come back yet. Each closes the stays
+    /// its lost room left open and ends the meeting unless someone is back within the grace.
+    /// Returns how many it opened.
+    pub async fn adopt_orphans(&self, since: i64) -> Result<usize, String> {
         let mut codes = self
             .ctx
             .store
-            .active_meetings()
+            .unseen_meetings(since)
             .await
             .map_err(|e| e.to_string())?;
         codes.retain(|code| self.lookup(code).is_none());
@@ -267,12 +276,36 @@ impl Rooms {
                 .adopt(&code)
                 .await
                 .map_err(|e| e.to_string())?;
-            if ours && self.open(&code).await.is_ok() {
-                tracing::info!(room = %code, "opened the room of a meeting nobody's server runs");
-                adopted += 1;
+            if !ours {
+                continue;
+            }
+            match self.open(&code).await {
+                Ok(_) => {
+                    tracing::info!(room = %code, "opened the room of a meeting nobody's server runs");
+                    adopted += 1;
+                }
+                // Not left claimed for a room that is not here.
+                Err(_) => self.ctx.cluster.release(&code).await,
             }
         }
         Ok(adopted)
+    }
+
+    /// Records in the database that this node runs its rooms, as of `now`.
+    pub async fn mark_seen(&self, now: i64) -> Result<(), String> {
+        let codes: Vec<MeetingCode> = self
+            .live
+            .lock()
+            .map(|l| l.keys().cloned().collect())
+            .unwrap_or_default();
+        if codes.is_empty() {
+            return Ok(());
+        }
+        self.ctx
+            .store
+            .rooms_seen(&codes, now)
+            .await
+            .map_err(|e| e.to_string())
     }
 
     /// Joins (or, with a resume token, rejoins) `code`, on whichever node hosts its room (this
@@ -372,19 +405,26 @@ impl Rooms {
     /// Tells every room the server is stopping and waits until each has recorded it. Called
     /// once the node is draining, so no room opens meanwhile.
     pub async fn shutdown_all(&self) {
-        let rooms: Vec<(MeetingCode, RoomHandle)> = self
+        let rooms: Vec<RoomHandle> = self
             .live
             .lock()
-            .map(|l| l.iter().map(|(c, h)| (c.clone(), h.clone())).collect())
+            .map(|l| l.values().cloned().collect())
             .unwrap_or_default();
-        for (code, h) in rooms {
-            // Let go of the meeting first, so its participants, told to reconnect, find it
-            // placed anew rather than here.
-            self.ctx.cluster.release(&code).await;
+        // All at once: each may wait on the database.
+        futures_util::future::join_all(rooms.into_iter().map(|h| async move {
             let (done, finished) = oneshot::channel();
             if h.send(RoomCommand::Shutdown { done }).await {
                 let _ = finished.await;
             }
+        }))
+        .await;
+    }
+
+    /// Stops `code`'s room here, its participants told to reconnect, when another node holds
+    /// the meeting now.
+    pub async fn lost(&self, code: &MeetingCode) {
+        if let Some(h) = self.lookup(code) {
+            h.send(RoomCommand::Lost).await;
         }
     }
 }

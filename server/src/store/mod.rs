@@ -327,10 +327,11 @@ impl Store {
         Ok(())
     }
 
-    /// Closes stays left open by a room that was lost without recording them (its process
-    /// stopped or its node died): in `meeting_id`, or in every meeting. They are recorded as
-    /// ended by a server stopping, so they may still be taken up within the reconnect grace.
-    pub async fn close_lost_stays(&self, meeting_id: Option<&str>, now: i64) -> Result<u64> {
+    /// Closes the open stays in `meeting_id`, or in every meeting, as ended by a server
+    /// stopping (so they may still be taken up within the reconnect grace): those of a room
+    /// that is stopping, or that was lost without recording them (its process stopped or its
+    /// node died).
+    pub async fn close_open_stays(&self, meeting_id: Option<&str>, now: i64) -> Result<u64> {
         let sql = match meeting_id {
             Some(_) => {
                 "UPDATE participants SET left_at = $1, leave_reason = $2 \
@@ -347,12 +348,34 @@ impl Store {
         Ok(query.execute(&self.pool).await?.rows_affected())
     }
 
-    /// The codes of the meetings that have started and not ended.
-    pub async fn active_meetings(&self) -> Result<Vec<MeetingCode>> {
-        let rows = sqlx::query("SELECT code FROM meetings WHERE status = $1")
-            .bind(MeetingStatus::Active.as_str())
-            .fetch_all(&self.pool)
-            .await?;
+    /// Records that the rooms of `codes` run at `now`.
+    pub async fn rooms_seen(&self, codes: &[MeetingCode], now: i64) -> Result<()> {
+        for chunk in codes.chunks(500) {
+            let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+            let sql = format!(
+                "UPDATE meetings SET room_seen_at = $1 WHERE code IN ({})",
+                marks.join(", ")
+            );
+            let mut query = sqlx::query(&sql).bind(now);
+            for code in chunk {
+                query = query.bind(code.as_str());
+            }
+            query.execute(&self.pool).await?;
+        }
+        Ok(())
+    }
+
+    /// The codes of the meetings that have started and not ended, and whose room no node has
+    /// said it runs since `since`.
+    pub async fn unseen_meetings(&self, since: i64) -> Result<Vec<MeetingCode>> {
+        let rows = sqlx::query(
+            "SELECT code FROM meetings WHERE status = $1 \
+             AND (room_seen_at IS NULL OR room_seen_at < $2)",
+        )
+        .bind(MeetingStatus::Active.as_str())
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter()
             .map(|r| Ok(MeetingCode(r.try_get("code")?)))
             .collect()
