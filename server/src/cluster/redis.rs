@@ -60,9 +60,11 @@ fn bus(id: &str) -> String {
 /// Keeps a live holder; otherwise the candidate (ARGV[1]) takes the room, unless there is
 /// none (an empty ARGV[1]: no node takes rooms), when the answer is nil, or the shared state
 /// is not the one the asking node knows (ARGV[3], the epoch: Redis lost it since), when the
-/// answer is [`SETTLING`]. The room is counted in the candidate's registry entry at once (its
-/// next heartbeat reports its true load); a candidate gone or taking no new rooms, by that
-/// count too, is refused: [`REFUSED`].
+/// answer is [`SETTLING`]. A candidate gone, taking no new rooms, or holding its `maxRooms`
+/// already is refused: [`REFUSED`]. What a node holds is its [`held_key`] set (ARGV[4] and the
+/// id): the rooms its heartbeat says run there and the rooms claimed for it in the last
+/// [`HOLD`] (ARGV[5], ms), so rooms placed between two heartbeats count at once. The room is
+/// also counted in the candidate's registry entry until its next heartbeat, to spread rooms.
 const CLAIM: &str = r"
 local owner = redis.call('GET', KEYS[1])
 if owner and redis.call('EXISTS', ARGV[2] .. owner) == 1 then return owner end
@@ -72,12 +74,41 @@ local entry = redis.call('GET', ARGV[2] .. ARGV[1])
 if not entry then return '!refused' end
 local load = cjson.decode(entry)
 if not load.accepting then return '!refused' end
+local held = ARGV[4] .. ARGV[1]
+local time = redis.call('TIME')
+local now = time[1] * 1000 + math.floor(time[2] / 1000)
+redis.call('ZREMRANGEBYSCORE', held, '-inf', now - ARGV[5])
+if load.maxRooms and redis.call('ZCARD', held) >= load.maxRooms then return '!refused' end
+redis.call('ZADD', held, now, KEYS[1])
+redis.call('PEXPIRE', held, ARGV[5])
 load.rooms = load.rooms + 1
-if load.maxRooms and load.rooms >= load.maxRooms then load.accepting = false end
 redis.call('SET', ARGV[2] .. ARGV[1], cjson.encode(load), 'KEEPTTL')
 redis.call('SET', KEYS[1], ARGV[1])
 return ARGV[1]
 ";
+
+/// The heartbeat's part of [`CLAIM`]'s count: the rooms running on this node (ARGV[2..], room
+/// keys) are held as of now in its [`held_key`] set (KEYS[1]); what was neither running nor
+/// claimed for it in the last [`HOLD`] (ARGV[1], ms) is let go.
+const HOLD_RUNNING: &str = r"
+local time = redis.call('TIME')
+local now = time[1] * 1000 + math.floor(time[2] / 1000)
+for i = 2, #ARGV do redis.call('ZADD', KEYS[1], now, ARGV[i]) end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 0
+";
+
+/// How long a room claimed for a node counts against its `--max-rooms` before its heartbeat
+/// says it runs there: far longer than a join takes to reach it.
+const HOLD: Duration = Duration::from_secs(10);
+
+const HELD_PREFIX: &str = "parlor:held:";
+
+/// The rooms a node holds: a sorted set of room keys, scored by when last claimed or seen.
+fn held_key(id: &str) -> String {
+    format!("{HELD_PREFIX}{id}")
+}
 
 /// [`CLAIM`]'s answer while the cluster re-forms; node ids cannot start with `!`.
 const SETTLING: &str = "!settling";
@@ -89,9 +120,11 @@ const REFUSED: &str = "!refused";
 /// rooms running on other nodes may not be claimed in Redis yet.
 const EPOCH: &str = "parlor:epoch";
 
-/// Deletes the room's entry and its presence only if this node (ARGV[1]) still holds it.
+/// Deletes the room's entry and its presence only if this node (ARGV[1]) still holds it, and
+/// takes it out of what the node holds (KEYS[3]).
 const RELEASE: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1], KEYS[2]) end
+redis.call('ZREM', KEYS[3], KEYS[1])
 return 0
 ";
 
@@ -104,6 +137,9 @@ pub struct RedisCluster {
     load: Mutex<Option<(NodeLoad, Vec<LiveRoom>)>>,
     /// Wakes the heartbeat for the first load, so the node registers at once.
     loaded: tokio::sync::Notify,
+    /// Held through each heartbeat, so that one taken from an older load cannot land after a
+    /// newer one (a withdrawn node's entry must stay withdrawn).
+    beating: tokio::sync::Mutex<()>,
     /// Whether Redis answered the last request ([`UNKNOWN`] before any); unless it did, the
     /// breaker is open.
     health: AtomicU8,
@@ -165,6 +201,7 @@ impl RedisCluster {
             conn: tokio::sync::Mutex::new(None),
             load: Mutex::default(),
             loaded: tokio::sync::Notify::new(),
+            beating: tokio::sync::Mutex::new(()),
             health: AtomicU8::new(UNKNOWN),
             breaker: false,
             withdrawn: AtomicBool::new(false),
@@ -270,6 +307,7 @@ impl RedisCluster {
 
     /// Writes this node's registry entry (and claims its rooms) once.
     async fn beat(&self) {
+        let _one_at_a_time = self.beating.lock().await;
         let Some((load, rooms)) = self.load.lock().ok().and_then(|l| l.clone()) else {
             return;
         };
@@ -296,6 +334,15 @@ impl RedisCluster {
             .arg(NODES)
             .arg(&self.id)
             .ignore();
+        beat.cmd("EVAL")
+            .arg(HOLD_RUNNING)
+            .arg(1)
+            .arg(held_key(&self.id))
+            .arg(HOLD.as_millis().to_string());
+        for (code, _) in &rooms {
+            beat.arg(room_key(code));
+        }
+        beat.ignore();
         // A Redis that restarted has forgotten which rooms run here: claim them again (never
         // over another holder). Who is in each is written afresh.
         for (code, presence) in &rooms {
@@ -400,7 +447,13 @@ impl RedisCluster {
             .script(
                 &self.claim,
                 &[&room_key(code), EPOCH],
-                &[candidate, "parlor:node:", &epoch],
+                &[
+                    candidate,
+                    "parlor:node:",
+                    &epoch,
+                    HELD_PREFIX,
+                    &HOLD.as_millis().to_string(),
+                ],
             )
             .await?;
         match placed {
@@ -539,7 +592,7 @@ impl Cluster for RedisCluster {
             if let Err(e) = self
                 .script::<i64>(
                     &self.release,
-                    &[&room_key(code), &presence_key(code)],
+                    &[&room_key(code), &presence_key(code), &held_key(&self.id)],
                     &[&self.id],
                 )
                 .await
