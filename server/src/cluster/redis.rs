@@ -420,8 +420,14 @@ impl RedisCluster {
 
     /// The epoch to place rooms under, or why rooms cannot be placed now.
     async fn placing_epoch(&self) -> Result<String, ClusterError> {
-        // Before its first heartbeat a node does not know the epoch yet.
+        // Before its first heartbeat a node does not know the epoch yet; with the breaker
+        // open, the heartbeat is already trying.
         if self.epoch.lock().map_err(unavailable)?.0.is_none() {
+            if self.breaker && self.health.load(Ordering::Relaxed) == DOWN {
+                return Err(unavailable(
+                    "Redis is not answering (tried again every second)",
+                ));
+            }
             self.beat().await;
         }
         let epoch = self.epoch.lock().map_err(unavailable)?;
@@ -589,6 +595,16 @@ impl Cluster for RedisCluster {
 
     fn release<'a>(&'a self, code: &'a MeetingCode) -> BoxFuture<'a, ()> {
         Box::pin(async move {
+            // Out of the rooms the heartbeat claims again first (after a heartbeat under way,
+            // which may claim it once more, just before the release).
+            {
+                let _one_at_a_time = self.beating.lock().await;
+                if let Ok(mut load) = self.load.lock() {
+                    if let Some((_, rooms)) = load.as_mut() {
+                        rooms.retain(|(running, _)| running != code);
+                    }
+                }
+            }
             if let Err(e) = self
                 .script::<i64>(
                     &self.release,

@@ -29,6 +29,12 @@ impl LanCertificate {
     /// The certificate kept in `dir`, or a new one naming this machine, `localhost` and
     /// `addresses`.
     pub fn load_or_create(dir: &Path, addresses: &[IpAddr]) -> io::Result<Self> {
+        // One at a time in this process: the server and whoever announces it (the desktop
+        // app, `--lan`) may both ask at start, and two new pairs must not race to the disk.
+        static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _alone = ONE_AT_A_TIME
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let (cert_path, key_path) = (dir.join(CERT_FILE), dir.join(KEY_FILE));
         if cert_path.exists() && key_path.exists() {
             match Self::load(&cert_path, &key_path) {
@@ -136,5 +142,22 @@ mod tests {
         let rekeyed = LanCertificate::load_or_create(dir.path(), &[]).unwrap();
         assert_ne!(rekeyed.fingerprint, replaced.fingerprint);
         assert!(rekeyed.acceptor().is_ok());
+    }
+
+    #[test]
+    fn asked_at_once_from_several_threads_there_is_one_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let fingerprints: Vec<String> = std::thread::scope(|s| {
+            let asks: Vec<_> = (0..4)
+                .map(|_| s.spawn(|| LanCertificate::load_or_create(dir.path(), &[]).unwrap()))
+                .collect();
+            asks.into_iter()
+                .map(|a| a.join().unwrap().fingerprint)
+                .collect()
+        });
+        assert!(
+            fingerprints.windows(2).all(|w| w[0] == w[1]),
+            "{fingerprints:?}"
+        );
     }
 }

@@ -837,10 +837,13 @@ impl Room {
     /// taken up there is not closed after the fact.
     async fn shutdown(&mut self, stopping: bool) {
         if stopping {
+            // This room's own stays only: were the meeting held elsewhere meanwhile, the
+            // stays there are that room's.
+            let ids: Vec<ParticipantId> = self.participants.iter().map(|p| p.id.clone()).collect();
             let closed = self
                 .ctx
                 .store
-                .close_open_stays(Some(&self.meeting_id), now_ms())
+                .participants_left(&ids, now_ms(), LeaveReason::ServerShutdown)
                 .await;
             if let Err(e) = closed {
                 tracing::warn!(room = %self.meeting.code, error = %e, "could not record leaving at shutdown");

@@ -315,16 +315,8 @@ impl Store {
         now: i64,
         reason: LeaveReason,
     ) -> Result<()> {
-        sqlx::query(
-            "UPDATE participants SET left_at = $1, leave_reason = $2 \
-             WHERE id = $3 AND left_at IS NULL",
-        )
-        .bind(now)
-        .bind(reason.as_str())
-        .bind(id.as_str())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        self.participants_left(std::slice::from_ref(id), now, reason)
+            .await
     }
 
     /// Closes the open stays in `meeting_id`, or in every meeting, as ended by a server
@@ -348,21 +340,60 @@ impl Store {
         Ok(query.execute(&self.pool).await?.rows_affected())
     }
 
-    /// Records that the rooms of `codes` run at `now`.
-    pub async fn rooms_seen(&self, codes: &[MeetingCode], now: i64) -> Result<()> {
-        for chunk in codes.chunks(500) {
-            let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
-            let sql = format!(
-                "UPDATE meetings SET room_seen_at = $1 WHERE code IN ({})",
-                marks.join(", ")
-            );
-            let mut query = sqlx::query(&sql).bind(now);
-            for code in chunk {
-                query = query.bind(code.as_str());
+    /// Runs `update`, whose last condition is `column IN (…)`, for `values` in chunks: `$1`
+    /// and `$2` are `first` and `second`, the values follow.
+    async fn update_where_in(
+        &self,
+        update: &str,
+        first: i64,
+        second: Option<&str>,
+        values: &[&str],
+    ) -> Result<()> {
+        let start = if second.is_some() { 3 } else { 2 };
+        for chunk in values.chunks(500) {
+            let marks: Vec<String> = (0..chunk.len())
+                .map(|i| format!("${}", i + start))
+                .collect();
+            let sql = format!("{update} IN ({})", marks.join(", "));
+            let mut query = sqlx::query(&sql).bind(first);
+            if let Some(second) = second {
+                query = query.bind(second);
+            }
+            for value in chunk {
+                query = query.bind(*value);
             }
             query.execute(&self.pool).await?;
         }
         Ok(())
+    }
+
+    /// Records that the rooms of `codes` run at `now`.
+    pub async fn rooms_seen(&self, codes: &[MeetingCode], now: i64) -> Result<()> {
+        let codes: Vec<&str> = codes.iter().map(MeetingCode::as_str).collect();
+        self.update_where_in(
+            "UPDATE meetings SET room_seen_at = $1 WHERE code",
+            now,
+            None,
+            &codes,
+        )
+        .await
+    }
+
+    /// Closes the open stays of `ids` at `now` for `reason`, in one statement.
+    pub async fn participants_left(
+        &self,
+        ids: &[ParticipantId],
+        now: i64,
+        reason: LeaveReason,
+    ) -> Result<()> {
+        let ids: Vec<&str> = ids.iter().map(ParticipantId::as_str).collect();
+        self.update_where_in(
+            "UPDATE participants SET left_at = $1, leave_reason = $2 WHERE left_at IS NULL AND id",
+            now,
+            Some(reason.as_str()),
+            &ids,
+        )
+        .await
     }
 
     /// The codes of the meetings that have started and not ended, and whose room no node has
