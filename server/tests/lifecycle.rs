@@ -87,6 +87,16 @@ async fn paused_participant_times_out(b: Backend) {
     assert_eq!(m["status"], "active", "B is still there");
 }
 
+/// The meeting `code` as its host sees it, once it has ended.
+async fn once_ended(s: &TestServer, code: &str, host: &str) -> Value {
+    eventually("the meeting to end", || async {
+        let (_, m) = s.get(&format!("/api/meetings/{code}"), Some(host)).await;
+        m["status"] == "ended"
+    })
+    .await;
+    s.get(&format!("/api/meetings/{code}"), Some(host)).await.1
+}
+
 async fn empty_meeting_ends_after_grace(b: Backend) {
     let s = TestServer::start(b).await;
     let host = s.account("Host").await;
@@ -99,12 +109,7 @@ async fn empty_meeting_ends_after_grace(b: Backend) {
     assert!(joined["meeting"]["startedAt"].as_i64().is_some());
     a.send(json!({"type": "leave"})).await;
     a.expect_next("left").await;
-    eventually("meeting to end once empty", || async {
-        let (_, m) = s.get(&format!("/api/meetings/{code}"), Some(&host)).await;
-        m["status"] == "ended"
-    })
-    .await;
-    let (_, m) = s.get(&format!("/api/meetings/{code}"), Some(&host)).await;
+    let m = once_ended(&s, &code, &host).await;
     assert_eq!(m["endReason"], "all_left");
     assert!(m["endedAt"].as_i64().unwrap() >= m["startedAt"].as_i64().unwrap());
     a.send(json!({"type": "join", "roomId": code})).await;
@@ -206,12 +211,7 @@ async fn a_meeting_nobody_comes_back_to_after_a_restart_ends(b: Backend) {
     let restarted = std::time::Instant::now();
     let s = s.restart().await;
     a.expect("server_shutdown").await;
-    eventually("the meeting to end with nobody back", || async {
-        let (_, m) = s.get(&format!("/api/meetings/{code}"), Some(&host)).await;
-        m["status"] == "ended"
-    })
-    .await;
-    let (_, m) = s.get(&format!("/api/meetings/{code}"), Some(&host)).await;
+    let m = once_ended(&s, &code, &host).await;
     assert_eq!(m["endReason"], "all_left", "{m}");
     // Not before the grace (2 s) had passed since the server was restarted.
     assert!(restarted.elapsed() >= Duration::from_secs(2), "{m}");

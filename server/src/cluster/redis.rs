@@ -441,14 +441,14 @@ impl RedisCluster {
     }
 
     /// `code`'s live holder, or else `candidate` (none: an empty name), claimed atomically
-    /// under the epoch this node knows; `None` when there is no candidate or it refused. A
+    /// under `epoch` (see [`Self::placing_epoch`]); `None` when there is no candidate or it refused. A
     /// live room stays where it is, even on a node taking no new ones.
     async fn claim(
         &self,
         code: &MeetingCode,
         candidate: &str,
+        epoch: &str,
     ) -> Result<Option<NodeId>, ClusterError> {
-        let epoch = self.placing_epoch().await?;
         let placed: Option<NodeId> = self
             .script(
                 &self.claim,
@@ -456,7 +456,7 @@ impl RedisCluster {
                 &[
                     candidate,
                     "parlor:node:",
-                    &epoch,
+                    epoch,
                     HELD_PREFIX,
                     &HOLD.as_millis().to_string(),
                 ],
@@ -522,12 +522,12 @@ impl Cluster for RedisCluster {
     fn place<'a>(&'a self, code: &'a MeetingCode) -> BoxFuture<'a, Result<NodeId, ClusterError>> {
         Box::pin(async move {
             // Known first, so that this node's own first heartbeat is among the nodes.
-            self.placing_epoch().await?;
+            let epoch = self.placing_epoch().await?;
             let mut nodes = self.nodes().await?;
             // A node that filled up since its last heartbeat refuses: the next one is asked.
             loop {
                 let candidate = least_loaded(&nodes).map_or(String::new(), |n| n.id.clone());
-                match self.claim(code, &candidate).await? {
+                match self.claim(code, &candidate, &epoch).await? {
                     Some(node) => return Ok(node),
                     None if candidate.is_empty() => return Err(ClusterError::Full),
                     None => nodes.retain(|n| n.id != candidate),
@@ -538,7 +538,8 @@ impl Cluster for RedisCluster {
 
     fn adopt<'a>(&'a self, code: &'a MeetingCode) -> BoxFuture<'a, Result<bool, ClusterError>> {
         Box::pin(async move {
-            let holder = self.claim(code, &self.id).await?;
+            let epoch = self.placing_epoch().await?;
+            let holder = self.claim(code, &self.id, &epoch).await?;
             Ok(holder.as_deref() == Some(self.id.as_str()))
         })
     }
